@@ -6,6 +6,7 @@ package hostnet
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 )
 
@@ -14,13 +15,21 @@ const (
 	KindBridge = "bridge"
 	KindTap    = "tap"
 	KindTable  = "nftables-table"
+	// KindSysctl is a kernel setting banger changed (Name is its dotted
+	// name, e.g. "net.ipv4.ip_forward"); Owner holds the value it had
+	// before, which Teardown writes back.
+	KindSysctl = "sysctl"
 )
+
+// ErrForeign: an object with the name banger wants exists but was not
+// recorded by banger, so banger neither adopts nor removes it.
+var ErrForeign = errors.New("exists but was not created by banger")
 
 // Object is one recorded host network object.
 type Object struct {
 	Kind  string
 	Name  string
-	Owner string // VM id for taps, "" for shared objects
+	Owner string // VM id for taps, "" for shared objects, old value for sysctls
 }
 
 // Recorder persists what hostnet creates (the store implements it).
