@@ -29,22 +29,17 @@ func (s *Store) ForgetHostObject(ctx context.Context, kind, name string) error {
 // ListHostObjects returns every recorded host object, ordered by kind, then
 // name.
 func (s *Store) ListHostObjects(ctx context.Context) ([]HostObject, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT kind, name, owner, created_at FROM host_objects ORDER BY kind, name`)
-	if err != nil {
-		return nil, s.wrap(err, "listing host objects")
+	return queryAll(ctx, s, scanHostObject, "listing host objects",
+		`SELECT kind, name, owner, created_at FROM host_objects ORDER BY kind, name`)
+}
+
+func scanHostObject(r scanner) (HostObject, error) {
+	var o HostObject
+	var created string
+	if err := r.Scan(&o.Kind, &o.Name, &o.Owner, &created); err != nil {
+		return HostObject{}, err
 	}
-	defer rows.Close()
-	var objs []HostObject
-	for rows.Next() {
-		var o HostObject
-		var created string
-		if err := rows.Scan(&o.Kind, &o.Name, &o.Owner, &created); err != nil {
-			return nil, s.wrap(err, "listing host objects")
-		}
-		if o.CreatedAt, err = parseTime(created); err != nil {
-			return nil, fmt.Errorf("listing host objects: %w", err)
-		}
-		objs = append(objs, o)
-	}
-	return objs, s.wrap(rows.Err(), "listing host objects")
+	var err error
+	o.CreatedAt, err = parseTime(created)
+	return o, err
 }

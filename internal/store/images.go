@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 )
 
@@ -45,30 +43,13 @@ func (s *Store) CreateKernel(ctx context.Context, k *Kernel) error {
 
 // GetKernel returns the kernel whose id, or else name, is idOrName.
 func (s *Store) GetKernel(ctx context.Context, idOrName string) (Kernel, error) {
-	k, err := scanKernel(s.db.QueryRowContext(ctx,
-		`SELECT `+kernelColumns+` FROM kernels WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`, idOrName))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Kernel{}, fmt.Errorf("getting kernel %s: %w", idOrName, ErrNotFound)
-	}
-	return k, s.wrap(err, "getting kernel %s", idOrName)
+	return queryOne(ctx, s, scanKernel, "getting kernel "+idOrName,
+		`SELECT `+kernelColumns+` FROM kernels WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`, idOrName)
 }
 
 // ListKernels returns every kernel, ordered by name.
 func (s *Store) ListKernels(ctx context.Context) ([]Kernel, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+kernelColumns+` FROM kernels ORDER BY name`)
-	if err != nil {
-		return nil, s.wrap(err, "listing kernels")
-	}
-	defer rows.Close()
-	var ks []Kernel
-	for rows.Next() {
-		k, err := scanKernel(rows)
-		if err != nil {
-			return nil, s.wrap(err, "listing kernels")
-		}
-		ks = append(ks, k)
-	}
-	return ks, s.wrap(rows.Err(), "listing kernels")
+	return queryAll(ctx, s, scanKernel, "listing kernels", `SELECT `+kernelColumns+` FROM kernels ORDER BY name`)
 }
 
 // DeleteKernel removes the kernel with this id. Not idempotent: an absent
@@ -140,12 +121,8 @@ func (s *Store) CreateImage(ctx context.Context, im *Image) error {
 
 // GetImage returns the image whose id, or else name, is idOrName.
 func (s *Store) GetImage(ctx context.Context, idOrName string) (Image, error) {
-	im, err := scanImage(s.db.QueryRowContext(ctx,
-		`SELECT `+imageColumns+` FROM images WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`, idOrName))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Image{}, fmt.Errorf("getting image %s: %w", idOrName, ErrNotFound)
-	}
-	return im, s.wrap(err, "getting image %s", idOrName)
+	return queryOne(ctx, s, scanImage, "getting image "+idOrName,
+		`SELECT `+imageColumns+` FROM images WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`, idOrName)
 }
 
 // FindImageByHash returns the newest image built from inputs with this
@@ -154,30 +131,13 @@ func (s *Store) FindImageByHash(ctx context.Context, hash string) (Image, error)
 	if hash == "" {
 		return Image{}, fmt.Errorf("finding image by empty hash: %w", ErrNotFound)
 	}
-	im, err := scanImage(s.db.QueryRowContext(ctx,
-		`SELECT `+imageColumns+` FROM images WHERE input_hash = ? ORDER BY created_at DESC, id LIMIT 1`, hash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Image{}, fmt.Errorf("finding image with hash %s: %w", hash, ErrNotFound)
-	}
-	return im, s.wrap(err, "finding image with hash %s", hash)
+	return queryOne(ctx, s, scanImage, "finding image with hash "+hash,
+		`SELECT `+imageColumns+` FROM images WHERE input_hash = ? ORDER BY created_at DESC, id LIMIT 1`, hash)
 }
 
 // ListImages returns every image, ordered by name.
 func (s *Store) ListImages(ctx context.Context) ([]Image, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+imageColumns+` FROM images ORDER BY name`)
-	if err != nil {
-		return nil, s.wrap(err, "listing images")
-	}
-	defer rows.Close()
-	var ims []Image
-	for rows.Next() {
-		im, err := scanImage(rows)
-		if err != nil {
-			return nil, s.wrap(err, "listing images")
-		}
-		ims = append(ims, im)
-	}
-	return ims, s.wrap(rows.Err(), "listing images")
+	return queryAll(ctx, s, scanImage, "listing images", `SELECT `+imageColumns+` FROM images ORDER BY name`)
 }
 
 // DeleteImage removes the image with this id. Not idempotent: an absent

@@ -121,29 +121,24 @@ func (s *Store) ReleaseLease(ctx context.Context, vmID string) error {
 
 // ListLeases returns every lease, ordered by address.
 func (s *Store) ListLeases(ctx context.Context) ([]Lease, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT addr, vm_id, created_at FROM leases`)
+	ls, err := queryAll(ctx, s, scanLease, "listing leases", `SELECT addr, vm_id, created_at FROM leases`)
 	if err != nil {
-		return nil, s.wrap(err, "listing leases")
-	}
-	defer rows.Close()
-	var ls []Lease
-	for rows.Next() {
-		var l Lease
-		var addr, created string
-		if err := rows.Scan(&addr, &l.VMID, &created); err != nil {
-			return nil, s.wrap(err, "listing leases")
-		}
-		if l.Addr, err = netip.ParseAddr(addr); err != nil {
-			return nil, fmt.Errorf("listing leases: parsing address %q: %w", addr, err)
-		}
-		if l.CreatedAt, err = parseTime(created); err != nil {
-			return nil, fmt.Errorf("listing leases: %w", err)
-		}
-		ls = append(ls, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.wrap(err, "listing leases")
+		return nil, err
 	}
 	slices.SortFunc(ls, func(a, b Lease) int { return a.Addr.Compare(b.Addr) })
 	return ls, nil
+}
+
+func scanLease(r scanner) (Lease, error) {
+	var l Lease
+	var addr, created string
+	if err := r.Scan(&addr, &l.VMID, &created); err != nil {
+		return Lease{}, err
+	}
+	var err error
+	if l.Addr, err = netip.ParseAddr(addr); err != nil {
+		return Lease{}, fmt.Errorf("parsing leased address %q: %w", addr, err)
+	}
+	l.CreatedAt, err = parseTime(created)
+	return l, err
 }

@@ -197,9 +197,12 @@ func isUnique(err error) bool {
 	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
-// isForeignKey reports a FOREIGN KEY violation.
+// isForeignKey reports a FOREIGN KEY violation. ON DELETE RESTRICT reports
+// it as SQLITE_CONSTRAINT_TRIGGER, so the message is checked too.
 func isForeignKey(err error) bool {
-	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	c := sqliteCode(err)
+	return c == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY ||
+		(c&0xff == sqlite3.SQLITE_CONSTRAINT && strings.Contains(err.Error(), "FOREIGN KEY"))
 }
 
 // newID returns a random 16-hex-digit id.
@@ -237,3 +240,30 @@ func nullable(s string) any {
 
 // scanner is *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
+
+// queryOne runs a single-row query; no row gives ErrNotFound wrapped with op.
+func queryOne[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), op, query string, args ...any) (T, error) {
+	v, err := scan(s.db.QueryRowContext(ctx, query, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, fmt.Errorf("%s: %w", op, ErrNotFound)
+	}
+	return v, s.wrap(err, "%s", op)
+}
+
+// queryAll runs a query and scans every row.
+func queryAll[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), op, query string, args ...any) ([]T, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, s.wrap(err, "%s", op)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, s.wrap(err, "%s", op)
+		}
+		out = append(out, v)
+	}
+	return out, s.wrap(rows.Err(), "%s", op)
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 )
 
 const vmColumns = `id, name, state, coalesce(image_id, ''), coalesce(kernel_id, ''), vcpus, memory_mib,
@@ -34,6 +35,15 @@ func scanVM(r scanner) (VM, error) {
 		return VM{}, err
 	}
 	return vm, nil
+}
+
+// vmFieldColumns are the columns a caller sets, in vmFields order.
+const vmFieldColumns = `name, state, image_id, kernel_id, vcpus, memory_mib, disk_size_bytes, vmm, ip, mac,
+	tap, run_dir, runtime, last_error`
+
+func vmFields(vm *VM) []any {
+	return []any{vm.Name, vm.State, nullable(vm.ImageID), nullable(vm.KernelID), vm.VCPUs, vm.MemoryMiB,
+		vm.DiskSizeBytes, vm.VMM, addrText(vm.IP), vm.MAC, vm.Tap, vm.RunDir, vm.Runtime, vm.LastError}
 }
 
 func addrText(a netip.Addr) string {
@@ -92,12 +102,11 @@ func (s *Store) CreateVM(ctx context.Context, vm *VM) error {
 		if err := checkRefs(ctx, tx, vm.ImageID, vm.KernelID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO vms (id, name, state, image_id, kernel_id, vcpus, memory_mib,
-			disk_size_bytes, vmm, ip, mac, tap, run_dir, runtime, last_error, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, vm.Name, state, nullable(vm.ImageID), nullable(vm.KernelID), vm.VCPUs, vm.MemoryMiB,
-			vm.DiskSizeBytes, vm.VMM, addrText(vm.IP), vm.MAC, vm.Tap, vm.RunDir, vm.Runtime, vm.LastError,
-			formatTime(t), formatTime(t))
+		v := *vm
+		v.State = state
+		args := append(vmFields(&v), formatTime(t), id, formatTime(t))
+		_, err := tx.ExecContext(ctx, `INSERT INTO vms (`+vmFieldColumns+`, updated_at, id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 		return err
 	})
 	switch {
@@ -115,30 +124,13 @@ func (s *Store) CreateVM(ctx context.Context, vm *VM) error {
 // GetVM returns the VM whose id, or else name, is idOrName (an exact id
 // match wins over a VM named like another VM's id).
 func (s *Store) GetVM(ctx context.Context, idOrName string) (VM, error) {
-	vm, err := scanVM(s.db.QueryRowContext(ctx,
-		`SELECT `+vmColumns+` FROM vms WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`, idOrName))
-	if errors.Is(err, sql.ErrNoRows) {
-		return VM{}, fmt.Errorf("getting vm %s: %w", idOrName, ErrNotFound)
-	}
-	return vm, s.wrap(err, "getting vm %s", idOrName)
+	return queryOne(ctx, s, scanVM, "getting vm "+idOrName,
+		`SELECT `+vmColumns+` FROM vms WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`, idOrName)
 }
 
 // ListVMs returns every VM, ordered by name.
 func (s *Store) ListVMs(ctx context.Context) ([]VM, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+vmColumns+` FROM vms ORDER BY name`)
-	if err != nil {
-		return nil, s.wrap(err, "listing vms")
-	}
-	defer rows.Close()
-	var vms []VM
-	for rows.Next() {
-		vm, err := scanVM(rows)
-		if err != nil {
-			return nil, s.wrap(err, "listing vms")
-		}
-		vms = append(vms, vm)
-	}
-	return vms, s.wrap(rows.Err(), "listing vms")
+	return queryAll(ctx, s, scanVM, "listing vms", `SELECT `+vmColumns+` FROM vms ORDER BY name`)
 }
 
 // UpdateVM overwrites every field of the stored VM vm.ID except ID and
@@ -156,12 +148,9 @@ func (s *Store) UpdateVM(ctx context.Context, vm *VM) error {
 		if err := checkRefs(ctx, tx, vm.ImageID, vm.KernelID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE vms SET name = ?, state = ?, image_id = ?, kernel_id = ?,
-			vcpus = ?, memory_mib = ?, disk_size_bytes = ?, vmm = ?, ip = ?, mac = ?, tap = ?, run_dir = ?,
-			runtime = ?, last_error = ?, updated_at = ? WHERE id = ?`,
-			vm.Name, vm.State, nullable(vm.ImageID), nullable(vm.KernelID), vm.VCPUs, vm.MemoryMiB,
-			vm.DiskSizeBytes, vm.VMM, addrText(vm.IP), vm.MAC, vm.Tap, vm.RunDir, vm.Runtime, vm.LastError,
-			formatTime(t), vm.ID)
+		set := strings.ReplaceAll(vmFieldColumns, ",", " = ?,") + " = ?, updated_at = ?"
+		res, err := tx.ExecContext(ctx, `UPDATE vms SET `+set+` WHERE id = ?`,
+			append(vmFields(vm), formatTime(t), vm.ID)...)
 		if err != nil {
 			return err
 		}
