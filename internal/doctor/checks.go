@@ -28,7 +28,6 @@ const (
 )
 
 type runner struct {
-	ctx     context.Context // one Run call only; never outlives it
 	cfg     config.Config
 	p       Probe
 	timeout time.Duration
@@ -38,23 +37,23 @@ type runner struct {
 	found              map[string]bool // binary check name -> usable
 }
 
-func (r *runner) run() Report {
+func (r *runner) run(ctx context.Context) Report {
 	r.found = map[string]bool{}
 	chosenQEMU := r.driver == config.QEMU
 	checks := []Check{
 		r.checkKVM(),
-		r.binary("firecracker", r.cfg.VMM.Firecracker, byDriver(r.cfg.VMM.Driver, config.Firecracker),
+		r.binary(ctx, "firecracker", r.cfg.VMM.Firecracker, byDriver(r.cfg.VMM.Driver, config.Firecracker),
 			"install the firecracker release binary (github.com/firecracker-microvm/firecracker/releases) on PATH, or set [vmm] firecracker = \"/path/to/firecracker\"", true),
-		r.binary("jailer", r.cfg.VMM.Jailer, min(optional, byDriver(r.cfg.VMM.Driver, config.Firecracker)),
+		r.binary(ctx, "jailer", r.cfg.VMM.Jailer, min(optional, byDriver(r.cfg.VMM.Driver, config.Firecracker)),
 			"install the jailer binary from the same firecracker release, or set [vmm] jailer = \"/path/to/jailer\"", false),
-		r.binary("qemu", r.cfg.VMM.QEMU, ifElse(chosenQEMU, required, byDriver(r.cfg.VMM.Driver, config.QEMU)),
+		r.binary(ctx, "qemu", r.cfg.VMM.QEMU, ifElse(chosenQEMU, required, byDriver(r.cfg.VMM.Driver, config.QEMU)),
 			"apt-get install qemu-system-x86", true),
-		r.binary("qemu-img", "qemu-img", ifElse(chosenQEMU, required, optional), "apt-get install qemu-utils", false),
-		r.binary("debootstrap", "debootstrap", optional, "apt-get install debootstrap (needed to build images from scratch)", false),
-		r.binary("mkfs.ext4", "mkfs.ext4", required, "apt-get install e2fsprogs", false),
-		r.binary("e2fsck", "e2fsck", required, "apt-get install e2fsprogs", false),
-		r.binary("resize2fs", "resize2fs", required, "apt-get install e2fsprogs", false),
-		r.checkNFTables(),
+		r.binary(ctx, "qemu-img", "qemu-img", ifElse(chosenQEMU, required, optional), "apt-get install qemu-utils", false),
+		r.binary(ctx, "debootstrap", "debootstrap", optional, "apt-get install debootstrap (needed to build images from scratch)", false),
+		r.binary(ctx, "mkfs.ext4", "mkfs.ext4", required, "apt-get install e2fsprogs", false),
+		r.binary(ctx, "e2fsck", "e2fsck", required, "apt-get install e2fsprogs", false),
+		r.binary(ctx, "resize2fs", "resize2fs", required, "apt-get install e2fsprogs", false),
+		r.checkNFTables(ctx),
 		r.checkIPForward(),
 		r.checkDir("state_dir", r.cfg.StateDir, "0700"),
 		r.checkDir("cache_dir", r.cfg.CacheDir, "0755"),
@@ -115,7 +114,7 @@ func (r *runner) checkKVM() Check {
 	return c
 }
 
-func (r *runner) binary(name, bin string, n need, fix string, version bool) Check {
+func (r *runner) binary(ctx context.Context, name, bin string, n need, fix string, version bool) Check {
 	c := Check{Name: name}
 	path, err := r.p.LookPath(bin)
 	if err != nil {
@@ -134,7 +133,7 @@ func (r *runner) binary(name, bin string, n need, fix string, version bool) Chec
 	}
 	c.Status, c.Detail = OK, path
 	if version {
-		ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
+		ctx, cancel := context.WithTimeout(ctx, r.timeout)
 		defer cancel()
 		v, err := r.p.Version(ctx, path)
 		if err != nil {
@@ -159,9 +158,9 @@ func (n need) status() Status {
 	return OK
 }
 
-func (r *runner) checkNFTables() Check {
+func (r *runner) checkNFTables(ctx context.Context) Check {
 	c := Check{Name: "nftables"}
-	ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	tables, err := r.p.NFTables(ctx)
 	if err != nil {

@@ -69,9 +69,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options) Report {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	r := &runner{ctx: ctx, cfg: cfg, p: p, timeout: timeout, kvm: DetectKVM(p)}
+	r := &runner{cfg: cfg, p: p, timeout: timeout, kvm: DetectKVM(p)}
 	r.driver, r.accel, r.why = chooseVMM(cfg, p, r.kvm)
-	return r.run()
+	return r.run(ctx)
 }
 
 // VMMUsable reports whether driver can run guests here; "" or "auto" asks

@@ -3,8 +3,10 @@ package doctor
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -311,3 +313,18 @@ func TestWriteText(t *testing.T) {
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestWriteJSON(t *testing.T) {
+	r := run(t, pvmHost(), nil)
+	var b bytes.Buffer
+	if err := r.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
+		t.Fatalf("decoding %s: %v", b.String(), err)
+	}
+	if !reflect.DeepEqual(back, r) {
+		t.Fatalf("JSON round trip changed the report:\n got %+v\nwant %+v", back, r)
+	}
+}

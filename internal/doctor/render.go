@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -26,6 +27,16 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "\nbanger will use %s with %s: %s.\n", r.Driver, r.Accel, verdict)
 	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("writing doctor report: %w", err)
+	}
+	return nil
+}
+
+// WriteJSON renders the report as one indented JSON object (for --json).
+func (r Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
 		return fmt.Errorf("writing doctor report: %w", err)
 	}
 	return nil
