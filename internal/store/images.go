@@ -42,9 +42,9 @@ func (s *Store) CreateKernel(ctx context.Context, k *Kernel) error {
 }
 
 // GetKernel returns the kernel whose id, or else name, is idOrName.
-func (s *Store) GetKernel(ctx context.Context, idOrName string) (Kernel, error) {
-	return queryOne(ctx, s, scanKernel, "getting kernel "+idOrName,
-		`SELECT `+kernelColumns+` FROM kernels WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`, idOrName)
+func (s *Store) GetKernel(ctx context.Context, idOrName string) (*Kernel, error) {
+	return ptr(queryOne(ctx, s, scanKernel, "getting kernel "+idOrName,
+		`SELECT `+kernelColumns+` FROM kernels WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`, idOrName))
 }
 
 // ListKernels returns every kernel, ordered by name.
@@ -120,19 +120,19 @@ func (s *Store) CreateImage(ctx context.Context, im *Image) error {
 }
 
 // GetImage returns the image whose id, or else name, is idOrName.
-func (s *Store) GetImage(ctx context.Context, idOrName string) (Image, error) {
-	return queryOne(ctx, s, scanImage, "getting image "+idOrName,
-		`SELECT `+imageColumns+` FROM images WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`, idOrName)
+func (s *Store) GetImage(ctx context.Context, idOrName string) (*Image, error) {
+	return ptr(queryOne(ctx, s, scanImage, "getting image "+idOrName,
+		`SELECT `+imageColumns+` FROM images WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`, idOrName))
 }
 
 // FindImageByHash returns the newest image built from inputs with this
 // hash (the image cache key), or ErrNotFound.
-func (s *Store) FindImageByHash(ctx context.Context, hash string) (Image, error) {
+func (s *Store) FindImageByHash(ctx context.Context, hash string) (*Image, error) {
 	if hash == "" {
-		return Image{}, fmt.Errorf("finding image by empty hash: %w", ErrNotFound)
+		return nil, fmt.Errorf("finding image by empty hash: %w", ErrNotFound)
 	}
-	return queryOne(ctx, s, scanImage, "finding image with hash "+hash,
-		`SELECT `+imageColumns+` FROM images WHERE input_hash = ? ORDER BY created_at DESC, id LIMIT 1`, hash)
+	return ptr(queryOne(ctx, s, scanImage, "finding image with hash "+hash,
+		`SELECT `+imageColumns+` FROM images WHERE input_hash = ? ORDER BY created_at DESC, id LIMIT 1`, hash))
 }
 
 // ListImages returns every image, ordered by name.

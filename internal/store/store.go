@@ -250,6 +250,14 @@ func queryOne[T any](ctx context.Context, s *Store, scan func(scanner) (T, error
 	return v, s.wrap(err, "%s", op)
 }
 
+// ptr returns a pointer to v, or nil with err.
+func ptr[T any](v T, err error) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
 // queryAll runs a query and scans every row.
 func queryAll[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), op, query string, args ...any) ([]T, error) {
 	rows, err := s.db.QueryContext(ctx, query, args...)

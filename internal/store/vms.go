@@ -123,9 +123,9 @@ func (s *Store) CreateVM(ctx context.Context, vm *VM) error {
 
 // GetVM returns the VM whose id, or else name, is idOrName (an exact id
 // match wins over a VM named like another VM's id).
-func (s *Store) GetVM(ctx context.Context, idOrName string) (VM, error) {
-	return queryOne(ctx, s, scanVM, "getting vm "+idOrName,
-		`SELECT `+vmColumns+` FROM vms WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`, idOrName)
+func (s *Store) GetVM(ctx context.Context, idOrName string) (*VM, error) {
+	return ptr(queryOne(ctx, s, scanVM, "getting vm "+idOrName,
+		`SELECT `+vmColumns+` FROM vms WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1`, idOrName))
 }
 
 // ListVMs returns every VM, ordered by name.

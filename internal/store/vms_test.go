@@ -62,7 +62,7 @@ func TestVMRoundTripByIDAndName(t *testing.T) {
 		if err != nil {
 			t.Fatalf("GetVM(%s): %v", key, err)
 		}
-		if !reflect.DeepEqual(got, vm) {
+		if !reflect.DeepEqual(*got, vm) {
 			t.Errorf("GetVM(%s) =\n%+v\nwant\n%+v", key, got, vm)
 		}
 	}
@@ -78,7 +78,7 @@ func TestVMRoundTripByIDAndName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, vm) {
+	if !reflect.DeepEqual(*got, vm) {
 		t.Errorf("after update and reopen: got\n%+v\nwant\n%+v", got, vm)
 	}
 }
@@ -159,7 +159,7 @@ func TestKernelsAndImages(t *testing.T) {
 	}
 	for _, key := range []string{k.ID, "k1"} {
 		got, err := s.GetKernel(ctx, key)
-		if err != nil || !reflect.DeepEqual(got, k) {
+		if err != nil || !reflect.DeepEqual(*got, k) {
 			t.Errorf("GetKernel(%s) = %+v, %v; want %+v", key, got, err, k)
 		}
 	}
@@ -178,7 +178,7 @@ func TestKernelsAndImages(t *testing.T) {
 	}
 	for _, key := range []string{old.ID, "old"} {
 		got, err := s.GetImage(ctx, key)
-		if err != nil || !reflect.DeepEqual(got, old) {
+		if err != nil || !reflect.DeepEqual(*got, old) {
 			t.Errorf("GetImage(%s) = %+v, %v; want %+v", key, got, err, old)
 		}
 	}
