@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// config is imported by every binary, the guest agent's build included, so
-// it stays a leaf: the standard library and the TOML decoder only.
+// config is imported by the CLI, the daemon and most host packages, so it
+// stays a leaf: the standard library and the TOML decoder only.
 func TestImportsStayLeaf(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
