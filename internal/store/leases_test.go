@@ -177,9 +177,6 @@ func checkLeasesMatch(t *testing.T, s *Store, want map[string]netip.Addr) {
 }
 
 func TestAllocateLeaseConcurrentProcesses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts 50 processes")
-	}
 	path := filepath.Join(t.TempDir(), "banger.db")
 	s := openTest(t, path) // migrate once up front; the helpers only read the schema version
 	subnet := netip.MustParsePrefix("172.31.0.0/24")

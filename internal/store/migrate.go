@@ -15,7 +15,8 @@ import (
 
 // Migrations are migrations/NNNN_name.sql, applied in order, each once, each
 // in its own transaction together with its row in schema_migrations. Files
-// are never edited once released: a change is a new file.
+// are never edited once released: a change is a new file (agent sessions,
+// for instance, will arrive as 0002_sessions.sql).
 //
 //go:embed migrations/*.sql
 var migrationFS embed.FS

@@ -347,3 +347,18 @@ func TestCloseIsIdempotent(t *testing.T) {
 		t.Error("ListVMs after Close succeeded")
 	}
 }
+
+func TestContextEndsLockWait(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "banger.db")
+	openTest(t, path)
+	holdWriteLock(t, path)
+	s := openTest(t, path, WithBusyTimeout(time.Minute))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := s.CreateVM(ctx, &VM{Name: "waiting"})
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 10*time.Second {
+		t.Fatalf("CreateVM under a held lock with a 200ms context = %v after %v, want DeadlineExceeded promptly",
+			err, time.Since(start))
+	}
+}
