@@ -168,10 +168,10 @@ func (m *Manager) boot(ctx context.Context, drv vmm.Driver, v *store.VM, kern *s
 	spec := vmm.Spec{
 		ID: v.ID, VCPUs: v.VCPUs, MemoryMiB: v.MemoryMiB,
 		Kernel: kpath, Initrd: kern.Initrd,
-		Cmdline: Cmdline(NetParams{Addr: v.IP, Prefix: m.opts.Subnet, Gateway: m.opts.Gateway, DNS: m.opts.DNS, Hostname: v.Name}),
-		Disks:   []vmm.Disk{root},
-		NICs:    []vmm.NetIf{{Tap: v.Tap, MAC: v.MAC}},
-		RunDir:  v.RunDir,
+		Cmdline:  Cmdline(NetParams{Addr: v.IP, Prefix: m.opts.Subnet, Gateway: m.opts.Gateway, DNS: m.opts.DNS, Hostname: v.Name}),
+		Disks:    []vmm.Disk{root},
+		NICs:     []vmm.NetIf{{Tap: v.Tap, MAC: v.MAC}},
+		RunDir:   v.RunDir,
 		GuestCID: guestCID(v.IP),
 	}
 	if err := drv.Validate(spec); err != nil {
