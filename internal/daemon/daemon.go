@@ -26,11 +26,9 @@ type Store interface {
 	// GetVM finds a VM by id or name.
 	GetVM(ctx context.Context, idOrName string) (*store.VM, error)
 	ListVMs(ctx context.Context) ([]store.VM, error)
-	// DeleteVM removes the row. A second call returns ErrNotFound.
+	// DeleteVM removes the row and its IP lease in one transaction. A
+	// second call returns ErrNotFound.
 	DeleteVM(ctx context.Context, id string) error
-	// ReleaseLease frees the address held by VM vmID. Idempotent: a VM
-	// without a lease is not an error.
-	ReleaseLease(ctx context.Context, vmID string) error
 	GetImage(ctx context.Context, idOrName string) (*store.Image, error)
 	ListImages(ctx context.Context) ([]store.Image, error)
 	DeleteImage(ctx context.Context, id string) error
@@ -38,6 +36,8 @@ type Store interface {
 	ListKernels(ctx context.Context) ([]store.Kernel, error)
 	DeleteKernel(ctx context.Context, id string) error
 }
+
+var _ Store = (*store.Store)(nil)
 
 // VMService runs VM operations. Today's implementation (StoreVMs) only
 // knows the store; the VM lifecycle (internal/vm) replaces it and adds

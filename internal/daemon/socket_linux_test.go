@@ -3,9 +3,9 @@ package daemon_test
 import (
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
-	"os/user"
 	"syscall"
 	"testing"
 

@@ -44,9 +44,7 @@ func (s *StoreVMs) Create(ctx context.Context, req api.CreateVMRequest) (*store.
 	}
 }
 
-// Remove releases the VM's lease, then deletes its row. The lease goes
-// first so that a failure half-way leaves a row that a second rm finishes,
-// never an address held by a VM that no longer exists.
+// Remove deletes the VM's row, and with it its lease (Store.DeleteVM).
 func (s *StoreVMs) Remove(ctx context.Context, idOrName string, force bool) error {
 	vm, err := s.Store.GetVM(ctx, idOrName)
 	if err != nil {
@@ -54,9 +52,6 @@ func (s *StoreVMs) Remove(ctx context.Context, idOrName string, force bool) erro
 	}
 	if vm.State == store.VMRunning && !force {
 		return fmt.Errorf("removing VM %s: %w", vm.Name, ErrVMRunning)
-	}
-	if err := s.Store.ReleaseLease(ctx, vm.ID); err != nil {
-		return fmt.Errorf("releasing lease of VM %s: %w", vm.Name, err)
 	}
 	if err := s.Store.DeleteVM(ctx, vm.ID); err != nil {
 		return fmt.Errorf("deleting VM %s: %w", vm.Name, err)

@@ -64,14 +64,16 @@ func (s *Store) GetVM(_ context.Context, idOrName string) (*store.VM, error) {
 	return get(s, s.VMs, vmKey, "VM", idOrName)
 }
 func (s *Store) ListVMs(context.Context) ([]store.VM, error) { return list(s, s.VMs), nil }
-func (s *Store) DeleteVM(_ context.Context, id string) error {
-	return del(s, &s.VMs, vmKey, "VM", id)
-}
 
-func (s *Store) ReleaseLease(_ context.Context, vmID string) error {
+// DeleteVM drops the VM and its lease, as the real store does in one
+// transaction.
+func (s *Store) DeleteVM(_ context.Context, id string) error {
+	if err := del(s, &s.VMs, vmKey, "VM", id); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.Leases, vmID)
+	delete(s.Leases, id)
 	return nil
 }
 
