@@ -21,9 +21,16 @@ const (
 	KindSysctl = "sysctl"
 )
 
+// teardownOrder removes taps before the table and the bridge they hang
+// off, and restores sysctls last, when nothing routes through them.
+var teardownOrder = []string{KindTap, KindTable, KindBridge, KindSysctl}
+
 // ErrForeign: an object with the name banger wants exists but was not
 // recorded by banger, so banger neither adopts nor removes it.
 var ErrForeign = errors.New("exists but was not created by banger")
+
+// ErrOtherOwner: EnsureTap of a tap that is recorded for another VM.
+var ErrOtherOwner = errors.New("belongs to another VM")
 
 // Object is one recorded host network object.
 type Object struct {

@@ -161,10 +161,10 @@ func ensureAddr(link netlink.Link, cfg Config) error {
 	return nil
 }
 
-// TapName is the tap device name of a VM: "bg" and the first 10 characters
+// TapName is the tap device name of a VM: "bg" and the first 13 characters
 // of its id, within the kernel's 15-character limit.
 func TapName(vmID string) string {
-	const keep = 10
+	const keep = maxIfName - 2
 	if len(vmID) > keep {
 		vmID = vmID[:keep]
 	}
@@ -174,13 +174,14 @@ func TapName(vmID string) string {
 // EnsureTap creates the persistent tap name for VM owner (recorded first),
 // attaches it to the bridge as an isolated port (guests cannot reach each
 // other at L2) and brings it up. A second call changes nothing. The bridge
-// must exist. A tap of that name that banger did not record is ErrForeign.
+// must exist. A tap of that name that banger did not record is ErrForeign;
+// one recorded for another VM is ErrOtherOwner.
 func (l *Linux) EnsureTap(ctx context.Context, name, owner string) error {
 	if err := l.checkNS(); err != nil {
 		return err
 	}
-	if name == "" || len(name) > 15 {
-		return fmt.Errorf("tap name %q: must be 1 to 15 characters", name)
+	if err := checkTapName(name); err != nil {
+		return err
 	}
 	br, err := linkByName(l.cfg.Bridge)
 	if err != nil {
@@ -188,6 +189,11 @@ func (l *Linux) EnsureTap(ctx context.Context, name, owner string) error {
 	}
 	if br == nil {
 		return fmt.Errorf("attaching tap %s: bridge %s does not exist (EnsureBridge first)", name, l.cfg.Bridge)
+	}
+	if o, ok, err := l.recorded(ctx, KindTap, name); err != nil {
+		return err
+	} else if ok && o.Owner != owner {
+		return fmt.Errorf("tap %s: recorded for VM %s, not %s: %w", name, o.Owner, owner, ErrOtherOwner)
 	}
 	link, err := linkByName(name)
 	if err != nil {

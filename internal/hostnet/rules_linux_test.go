@@ -93,3 +93,15 @@ func TestRulesetRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestTapName(t *testing.T) {
+	for _, id := range []string{"", "a", "0123456789", "0123456789abcdef0123"} {
+		name := TapName(id)
+		if len(name) > maxIfName || name[:2] != "bg" {
+			t.Errorf("TapName(%q) = %q: want a \"bg\" name of at most %d characters", id, name, maxIfName)
+		}
+	}
+	if a, b := TapName("0123456789abcXXX"), TapName("0123456789abcYYY"); a != b || a != "bg0123456789abc" {
+		t.Errorf("TapName keeps the first 13 characters of the id: got %q and %q", a, b)
+	}
+}

@@ -6,10 +6,6 @@ import (
 	"fmt"
 )
 
-// teardownOrder removes taps before the table and the bridge they hang
-// off, and restores sysctls last, when nothing routes through them.
-var teardownOrder = []string{KindTap, KindTable, KindBridge, KindSysctl}
-
 // Teardown removes every object hostnet recorded (taps, the nftables
 // table, the bridge) and restores recorded sysctls, forgetting each one
 // once it is gone. It never looks for objects by name pattern: what was not
