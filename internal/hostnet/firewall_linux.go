@@ -16,7 +16,7 @@ import (
 // call yields exactly the same rules and no packet sees a half-built table.
 // Other tables are never read or changed.
 func (l *Linux) EnsureFirewall(ctx context.Context) error {
-	if err := l.checkNS(); err != nil {
+	if err := l.check(ctx); err != nil {
 		return err
 	}
 	rs, err := buildRuleset(l.cfg)

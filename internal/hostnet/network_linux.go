@@ -49,7 +49,12 @@ func currentNS() (string, error) {
 // ErrWrongNamespace: a method ran on a thread outside the namespace New ran in.
 var ErrWrongNamespace = errors.New("called from another network namespace than New")
 
-func (l *Linux) checkNS() error {
+// check refuses to start once ctx is done (netlink calls take no context)
+// or on a thread of another namespace.
+func (l *Linux) check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	id, err := currentNS()
 	if err != nil {
 		return err
@@ -108,7 +113,7 @@ func (l *Linux) adopt(ctx context.Context, link netlink.Link, kind, name, wantTy
 // value it had). A second call changes nothing. A bridge of that name that
 // banger did not record is left alone and reported as ErrForeign.
 func (l *Linux) EnsureBridge(ctx context.Context) error {
-	if err := l.checkNS(); err != nil {
+	if err := l.check(ctx); err != nil {
 		return err
 	}
 	name := l.cfg.Bridge
@@ -177,7 +182,7 @@ func TapName(vmID string) string {
 // must exist. A tap of that name that banger did not record is ErrForeign;
 // one recorded for another VM is ErrOtherOwner.
 func (l *Linux) EnsureTap(ctx context.Context, name, owner string) error {
-	if err := l.checkNS(); err != nil {
+	if err := l.check(ctx); err != nil {
 		return err
 	}
 	if err := checkTapName(name); err != nil {
@@ -240,7 +245,7 @@ func (l *Linux) EnsureTap(ctx context.Context, name, owner string) error {
 // or a tap that is already gone, is not an error. A tap banger did not
 // record is not deleted (ErrForeign).
 func (l *Linux) DeleteTap(ctx context.Context, name string) error {
-	if err := l.checkNS(); err != nil {
+	if err := l.check(ctx); err != nil {
 		return err
 	}
 	link, err := linkByName(name)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"banger/internal/nstest"
 )
@@ -132,7 +133,7 @@ func TestLinuxLifecycle(t *testing.T) {
 				return err
 			}
 		}
-		return nil
+		return openAsVMM(taps[1])
 	})
 
 	var rendered []string
@@ -230,6 +231,26 @@ func checkTap(name, bridge string) error {
 	}
 	if !pi.Isolated {
 		return fmt.Errorf("bridge port %s is not isolated", name)
+	}
+	return nil
+}
+
+// openAsVMM attaches to the persistent tap the way QEMU and Firecracker
+// do (single queue, no packet info, virtio-net header): a tap created
+// with other queue flags would refuse them.
+func openAsVMM(name string) error {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening /dev/net/tun: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return err
+	}
+	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+		return fmt.Errorf("attaching to tap %s as a VMM would: %w", name, err)
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ import (
 // second call finds nothing recorded and does nothing. Recorded objects of
 // kinds hostnet does not own are left to their owners.
 func (l *Linux) Teardown(ctx context.Context) error {
-	if err := l.checkNS(); err != nil {
+	if err := l.check(ctx); err != nil {
 		return err
 	}
 	objs, err := l.rec.Objects(ctx)
