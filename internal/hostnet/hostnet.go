@@ -62,19 +62,22 @@ type Config struct {
 // Network is the host-network contract used by the VM lifecycle.
 type Network interface {
 	// EnsureBridge creates the bridge with the gateway address and brings it
-	// up. Idempotent: a second call with the same config changes nothing.
+	// up, and enables IPv4 forwarding (recorded as a KindSysctl with its old
+	// value). Idempotent: a second call with the same config changes
+	// nothing. A bridge of that name banger did not record is ErrForeign.
 	EnsureBridge(ctx context.Context) error
 	// EnsureFirewall installs NAT (masquerade of the guest subnet), forward
 	// and input rules in banger's own table, replacing that table's content.
 	// Idempotent. Never touches other tables.
 	EnsureFirewall(ctx context.Context) error
 	// EnsureTap creates tap `name` owned by VM `owner`, attached to the bridge
-	// as an isolated port, and up. Idempotent.
+	// as an isolated port, and up. Idempotent. Needs the bridge. A tap
+	// banger did not record is ErrForeign; another VM's is ErrOtherOwner.
 	EnsureTap(ctx context.Context, name, owner string) error
 	// DeleteTap removes a recorded tap. Idempotent: a missing tap is not an
-	// error.
+	// error. An existing tap banger did not record is ErrForeign (kept).
 	DeleteTap(ctx context.Context, name string) error
-	// Teardown removes every recorded object (taps, table, bridge) and
-	// nothing else. Idempotent.
+	// Teardown removes every recorded object (taps, table, bridge), restores
+	// recorded sysctls, and touches nothing else. Idempotent.
 	Teardown(ctx context.Context) error
 }

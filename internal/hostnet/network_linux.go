@@ -2,6 +2,7 @@ package hostnet
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -128,7 +129,7 @@ func (l *Linux) EnsureBridge(ctx context.Context) error {
 		if err := l.rec.Record(ctx, Object{Kind: KindBridge, Name: name}); err != nil {
 			return fmt.Errorf("recording bridge %s: %w", name, err)
 		}
-		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, HardwareAddr: bridgeMAC(name)}}
 		if err := netlink.LinkAdd(br); err != nil {
 			return fmt.Errorf("creating bridge %s: %w", name, err)
 		}
@@ -144,6 +145,16 @@ func (l *Linux) EnsureBridge(ctx context.Context) error {
 		return fmt.Errorf("bringing up bridge %s: %w", name, err)
 	}
 	return l.ensureForwarding(ctx)
+}
+
+// bridgeMAC is a fixed, locally administered MAC for the bridge. Without
+// one, the bridge takes the lowest MAC of its ports, so the gateway's MAC
+// would change as taps come and go and guests' ARP entries would go stale.
+func bridgeMAC(name string) net.HardwareAddr {
+	sum := sha256.Sum256([]byte("banger bridge " + name))
+	mac := net.HardwareAddr(sum[:6])
+	mac[0] = mac[0]&^0x01 | 0x02 // unicast, locally administered
+	return mac
 }
 
 func ensureAddr(link netlink.Link, cfg Config) error {

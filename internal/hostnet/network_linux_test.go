@@ -133,6 +133,10 @@ func TestLinuxLifecycle(t *testing.T) {
 				return err
 			}
 		}
+		// Ports must not change the gateway's MAC or address.
+		if err := checkBridge(cfg); err != nil {
+			return err
+		}
 		return openAsVMM(taps[1])
 	})
 
@@ -199,6 +203,9 @@ func checkBridge(cfg Config) error {
 	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
 	if err != nil {
 		return err
+	}
+	if got, want := link.Attrs().HardwareAddr.String(), bridgeMAC(cfg.Bridge).String(); got != want {
+		return fmt.Errorf("bridge %s MAC = %s, want the fixed %s", cfg.Bridge, got, want)
 	}
 	if len(addrs) != 1 || addrs[0].IPNet.String() != cfg.Gateway.String() {
 		return fmt.Errorf("bridge %s addresses = %v, want only %s", cfg.Bridge, addrs, cfg.Gateway)
