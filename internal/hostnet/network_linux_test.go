@@ -174,12 +174,27 @@ func TestLinuxLifecycle(t *testing.T) {
 		t.Fatalf("deleted tap %s still recorded", taps[0])
 	}
 
+	in(t, ns, func() error {
+		left, err := l.Leftovers(ctx)
+		if err != nil {
+			return err
+		}
+		// bridge, table, ip_forward, two taps; DeleteTap'd taps[0] is gone.
+		if len(left) != 5 {
+			return fmt.Errorf("Leftovers before Teardown = %+v, want bridge, table, sysctl and 2 taps", left)
+		}
+		return nil
+	})
+
 	var after nsState
 	in(t, ns, func() (err error) {
 		for range 2 {
 			if err := l.Teardown(ctx); err != nil {
 				return err
 			}
+		}
+		if left, err := l.Leftovers(ctx); err != nil || len(left) != 0 {
+			return fmt.Errorf("Leftovers after Teardown = %+v, %v; want none", left, err)
 		}
 		after, err = snapshot()
 		return err

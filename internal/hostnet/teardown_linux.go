@@ -39,3 +39,47 @@ func (l *Linux) Teardown(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Leftovers lists what still exists of banger's network: every recorded
+// tap, bridge and table that is present, every recorded sysctl, plus the configured bridge and
+// table even if unrecorded (a store that lost its records). Empty after a
+// successful Teardown; for `system teardown` to verify. Changes nothing.
+func (l *Linux) Leftovers(ctx context.Context) ([]Object, error) {
+	if err := l.check(ctx); err != nil {
+		return nil, err
+	}
+	objs, err := l.rec.Objects(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing recorded host objects: %w", err)
+	}
+	objs = append(objs, Object{Kind: KindBridge, Name: l.cfg.Bridge}, Object{Kind: KindTable, Name: l.cfg.Table})
+	var out []Object
+	seen := map[Object]bool{}
+	for _, o := range objs {
+		key := Object{Kind: o.Kind, Name: o.Name}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		var present bool
+		switch o.Kind {
+		case KindTap, KindBridge:
+			link, err := linkByName(o.Name)
+			if err != nil {
+				return nil, err
+			}
+			present = link != nil
+		case KindTable:
+			_, present, err = readRuleset(o.Name)
+			if err != nil {
+				return nil, err
+			}
+		case KindSysctl:
+			present = true // recorded means not restored yet
+		}
+		if present {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
