@@ -172,7 +172,7 @@ func (s *Server) action(w http.ResponseWriter, body []byte) string {
 			// With reboot=k the guest resets; the VMM then exits 0.
 			go func() {
 				time.Sleep(100 * time.Millisecond)
-				fmt.Fprintf(s.cfg.Console, "[    1.000000] reboot: Restarting system\n")
+				fmt.Fprintf(s.cfg.Console, "%s\n", ShutdownMarker)
 				s.cfg.Exit(0)
 			}()
 		}
@@ -199,6 +199,10 @@ func (s *Server) boot1() string {
 	}
 	s.started = true
 	s.readyAt = time.Now().Add(s.cfg.GuestReadyDelay)
+	// The marker appears once the guest listeners are up.
+	time.AfterFunc(s.cfg.GuestReadyDelay, func() {
+		fmt.Fprintf(s.cfg.Console, "%s\n", ReadyMarker)
+	})
 	fmt.Fprintf(s.cfg.Console, "[    0.000000] Linux version 6.1.0-fcfake (fcfake@banger) #1 SMP\n")
 	fmt.Fprintf(s.cfg.Console, "[    0.000000] Command line: %s\n", s.boot.BootArgs)
 	fmt.Fprintf(s.cfg.Console, "[    0.000000] fcfake: %d vCPUs, %d MiB, %d drives, %d NICs\n",

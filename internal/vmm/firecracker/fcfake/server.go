@@ -20,6 +20,14 @@ import (
 	"time"
 )
 
+// Console lines of the fake guest, for tests to wait on.
+const (
+	// ReadyMarker: the guest's vsock listeners accept connections.
+	ReadyMarker = "fcfake login: guest ready"
+	// ShutdownMarker: the guest reset after Ctrl-Alt-Del (reboot=k).
+	ShutdownMarker = "[    1.000000] reboot: Restarting system"
+)
+
 // DefaultMaxBody is Firecracker's default --http-api-max-payload-size.
 const DefaultMaxBody = 51200
 
