@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -397,5 +398,49 @@ func TestShutdownIsGraceful(t *testing.T) {
 	console, _ := os.ReadFile(inst.State().ConsoleLog)
 	if !strings.Contains(string(console), fcfake.ShutdownMarker) {
 		t.Fatalf("no guest reset in console: %s", console)
+	}
+}
+
+// TestShutdownKillsAnUnresponsiveGuest: a guest that ignores Ctrl-Alt-Del
+// is killed when ctx ends, and Shutdown still reports success.
+func TestShutdownKillsAnUnresponsiveGuest(t *testing.T) {
+	d := fakeDriver(t, map[string]string{fcfake.EnvIgnoreCtrlAltDel: "1"})
+	inst := startFake(t, d, testSpec(t, t.TempDir()))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := inst.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	st := inst.State()
+	if inst.Running() || vmm.ProcessAlive(st.PID, st.PIDStart) {
+		t.Fatal("VMM alive after Shutdown")
+	}
+	console, _ := os.ReadFile(st.ConsoleLog)
+	if strings.Contains(string(console), fcfake.ShutdownMarker) {
+		t.Fatal("guest reset although it ignores Ctrl-Alt-Del: the test proves nothing")
+	}
+}
+
+// TestAttachNeedsTheAPI: a live process with the recorded start time whose
+// socket does not answer is not a usable instance.
+func TestAttachNeedsTheAPI(t *testing.T) {
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	start, err := vmm.ProcStartTime(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDir := t.TempDir()
+	st := vmm.State{Driver: Name, PID: cmd.Process.Pid, PIDStart: start,
+		ControlSock: APISocket(runDir), AgentSock: VsockSocket(runDir), RunDir: runDir}
+	if _, err := fakeDriver(t, nil).Attach(context.Background(), st); !errors.Is(err, vmm.ErrNotRunning) {
+		t.Fatalf("Attach = %v, want ErrNotRunning", err)
+	}
+	st.Driver = "qemu"
+	if _, err := fakeDriver(t, nil).Attach(context.Background(), st); err == nil {
+		t.Fatal("Attach accepted another driver's state")
 	}
 }

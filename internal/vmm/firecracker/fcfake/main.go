@@ -28,6 +28,9 @@ const (
 	// EnvGuestReadyDelay is a time.Duration between InstanceStart and the
 	// guest listeners coming up (default 0).
 	EnvGuestReadyDelay = "FCFAKE_GUEST_READY_DELAY"
+	// EnvIgnoreCtrlAltDel, set to "1", makes the guest ignore
+	// SendCtrlAltDel (a guest without i8042 support, or hung).
+	EnvIgnoreCtrlAltDel = "FCFAKE_IGNORE_CTRL_ALT_DEL"
 	// EnvExec, set to "1", makes MainFromEnv run the fake (re-executing a
 	// test binary as the VMM).
 	EnvExec = "FCFAKE_EXEC"
@@ -138,6 +141,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return exitGeneric
 		}
 	}
+	cfg.IgnoreCtrlAltDel = os.Getenv(EnvIgnoreCtrlAltDel) == "1"
 	exit := make(chan int, 1)
 	cfg.Exit = func(code int) {
 		select {

@@ -167,7 +167,7 @@ func (s *Server) action(w http.ResponseWriter, body []byte) string {
 		if !s.started {
 			return msgPreBoot
 		}
-		if !s.exiting {
+		if !s.exiting && !s.cfg.IgnoreCtrlAltDel {
 			s.exiting = true
 			// With reboot=k the guest resets; the VMM then exits 0.
 			go func() {

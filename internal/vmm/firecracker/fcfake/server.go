@@ -43,6 +43,9 @@ type Config struct {
 	// GuestReadyDelay is how long after InstanceStart the guest listeners
 	// come up; before that, CONNECT is answered by closing the connection.
 	GuestReadyDelay time.Duration
+	// IgnoreCtrlAltDel: SendCtrlAltDel is accepted but the guest never
+	// resets, as with a guest lacking i8042 support.
+	IgnoreCtrlAltDel bool
 	// Exit ends the VMM process (the guest reset after Ctrl-Alt-Del, a
 	// failed snapshot load). Tests running in-process record it instead.
 	Exit func(code int)
