@@ -178,6 +178,10 @@ func TestClientSendsContentLength(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "deserializing") || !strings.Contains(err.Error(), "HTTP 400") {
 		t.Fatalf("invalid vcpu count: error %v should carry the fault message", err)
 	}
+	want := []string{"PUT /machine-config", "GET /machine-config", "PUT /machine-config"}
+	if got := srv.Requests(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("fake saw %v, want %v", got, want)
+	}
 }
 
 // TestConfigCallsMatchTheAPIDescription validates every body the driver

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"banger/internal/vmm"
@@ -112,7 +111,7 @@ func (i *instance) Kill(ctx context.Context) error {
 	if i.st.PIDStart != 0 && !vmm.ProcessAlive(i.st.PID, i.st.PIDStart) {
 		return i.Wait(ctx)
 	}
-	if err := syscall.Kill(i.st.PID, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+	if err := killPID(i.st.PID); err != nil {
 		return fmt.Errorf("killing firecracker pid %d: %w", i.st.PID, err)
 	}
 	return i.Wait(ctx)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 
 	"banger/internal/vmm"
@@ -49,7 +48,7 @@ func (d *Driver) Start(ctx context.Context, spec vmm.Spec) (vmm.Instance, error)
 	// The serial console is the VMM's stdout; its own log goes to stderr.
 	// Both land in the console log, which is what explains a failed boot.
 	cmd.Stdout, cmd.Stderr = console, console
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = detached()
 	err = cmd.Start()
 	_ = console.Close()
 	if err != nil {
