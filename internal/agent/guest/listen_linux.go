@@ -1,0 +1,68 @@
+package guest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultSerialPath is the virtio-serial port QEMU guests get (a chardev
+// named banger.agent).
+const DefaultSerialPath = "/dev/virtio-ports/banger.agent"
+
+// ServeVsock listens on the vsock port (any CID) and serves each
+// connection (one yamux session per connection) until ctx is done.
+func (s *Server) ServeVsock(ctx context.Context, port uint32) error {
+	fd, err := unix.Socket(unix.AF_VSOCK, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("creating vsock socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrVM{CID: unix.VMADDR_CID_ANY, Port: port}); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("binding vsock port %d: %w", port, err)
+	}
+	if err := unix.Listen(fd, 16); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("listening on vsock port %d: %w", port, err)
+	}
+	stop := context.AfterFunc(ctx, func() { unix.Shutdown(fd, unix.SHUT_RDWR) })
+	defer stop()
+	defer unix.Close(fd)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		nfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ECONNABORTED) {
+				continue
+			}
+			return fmt.Errorf("accepting vsock connection: %w", err)
+		}
+		conn := os.NewFile(uintptr(nfd), "vsock")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.ServeStream(ctx, conn, true); err != nil {
+				s.log.Debug("vsock connection ended", "err", err)
+			}
+		}()
+	}
+}
+
+// ServeSerial serves the serial port at path: one stream for the life of
+// the agent, on which the host may start any number of yamux sessions
+// one after the other (see ServeStream).
+func (s *Server) ServeSerial(ctx context.Context, path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return fmt.Errorf("opening serial port: %w", err)
+	}
+	return s.ServeStream(ctx, f, false)
+}

@@ -1,0 +1,320 @@
+package guest
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"banger/internal/agent/proto"
+)
+
+// Per-session supervisor. `banger-agent supervise DIR` runs in its own
+// session (setsid), so a restart of the agent (KillMode=process) leaves it
+// and the process it owns running. It holds the process's stdin and output
+// pipes (or pty master), appends output to the session log, writes
+// meta.json, and serves attachers on DIR/ctl.sock. After the process has
+// exited and its exit is recorded, it removes ctl.sock and exits.
+
+// ctlRequest is the first line on ctl.sock.
+type ctlRequest struct {
+	Op        string `json:"op"` // "attach", "signal" or "stop"
+	Signal    string `json:"signal,omitempty"`
+	TimeoutMS int    `json:"timeout_ms,omitempty"`
+}
+
+type ctlResponse struct {
+	Error string `json:"error,omitempty"`
+}
+
+// readyMsg is the supervisor's one line on stdout to the agent that
+// started it: the session once running (or already exited), or an error.
+type readyMsg struct {
+	Session *proto.SessionInfo `json:"session,omitempty"`
+	Error   string             `json:"error,omitempty"`
+}
+
+const stderrTailLines = 20
+
+type supervisor struct {
+	dir string
+	p   *proc
+
+	mu     sync.Mutex // guards everything below, and log writes
+	meta   meta
+	log    *ring
+	subs   map[*subscriber]struct{}
+	exit   *proto.ExitStatus
+	done   chan struct{} // closed once exit is recorded
+	handle sync.WaitGroup
+}
+
+type subscriber struct {
+	ch   chan []byte // encoded frames; closed when the subscriber is dropped or the session ends
+	slow bool        // dropped for not keeping up (it gets no exit frame)
+}
+
+// Supervise runs the session prepared in dir (meta.json and spec.json
+// written by the agent). It reports to stdout once and returns when the
+// process has exited and its exit is recorded.
+func Supervise(dir string) error {
+	ready := json.NewEncoder(os.Stdout)
+	report := func(msg readyMsg) {
+		ready.Encode(msg)
+		os.Stdout.Close()
+	}
+	sp, m, err := loadSpec(dir)
+	if err != nil {
+		report(readyMsg{Error: err.Error()})
+		return err
+	}
+	s := &supervisor{dir: dir, meta: m, subs: map[*subscriber]struct{}{}, done: make(chan struct{})}
+	s.meta.SupervisorPID = os.Getpid()
+	s.meta.SupervisorStart, _ = procStart(os.Getpid())
+	if s.log, err = openRing(dir, LogLimit); err != nil {
+		return s.failStart(report, err)
+	}
+	defer s.log.close()
+	sock := filepath.Join(dir, ctlName)
+	os.Remove(sock)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return s.failStart(report, fmt.Errorf("listening on %s: %w", sock, err))
+	}
+	defer os.Remove(sock)
+	if s.p, err = startProc(sp.Proc); err != nil {
+		ln.Close()
+		return s.failStart(report, err)
+	}
+	s.mu.Lock()
+	s.meta.State, s.meta.PID, s.meta.StartedAt = proto.StateRunning, s.p.cmd.Process.Pid, time.Now().UTC()
+	err = writeMeta(dir, s.meta)
+	s.mu.Unlock()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err) // keep supervising: the process runs
+	}
+	drained := s.p.pump(s.output)
+	go s.serve(ln)
+	exited := make(chan proto.ExitStatus, 1)
+	go func() { exited <- s.p.wait(drained) }()
+
+	window := time.Duration(sp.LaunchWindowMS) * time.Millisecond
+	select {
+	case st := <-exited:
+		info := s.finish(st)
+		report(readyMsg{Session: &info})
+	case <-time.After(window):
+		s.mu.Lock()
+		info := s.meta.SessionInfo
+		s.mu.Unlock()
+		report(readyMsg{Session: &info})
+		s.finish(<-exited)
+	}
+	ln.Close()
+	waitTimeout(&s.handle, 5*time.Second)
+	return nil
+}
+
+func loadSpec(dir string) (spec, meta, error) {
+	var sp spec
+	b, err := os.ReadFile(filepath.Join(dir, specName))
+	if err != nil {
+		return sp, meta{}, fmt.Errorf("reading session spec: %w", err)
+	}
+	os.Remove(filepath.Join(dir, specName)) // it holds env values: keep them no longer than needed
+	if err := json.Unmarshal(b, &sp); err != nil {
+		return sp, meta{}, fmt.Errorf("decoding session spec: %w", err)
+	}
+	m, err := readMeta(dir)
+	return sp, m, err
+}
+
+// failStart records a process that could not be started.
+func (s *supervisor) failStart(report func(readyMsg), err error) error {
+	now := time.Now().UTC()
+	s.meta.State, s.meta.EndedAt = proto.StateExited, now
+	s.meta.Exit = &proto.ExitStatus{Code: -1, Error: err.Error()}
+	if werr := writeMeta(s.dir, s.meta); werr != nil {
+		err = errors.Join(err, werr)
+	}
+	info := s.meta.SessionInfo
+	report(readyMsg{Session: &info})
+	return err
+}
+
+// output records a chunk and fans it out. A subscriber that cannot keep
+// up is dropped rather than stalling the process.
+func (s *supervisor) output(t proto.FrameType, b []byte) {
+	frame := proto.AppendFrame(nil, t, b)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.log.append(frame); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	for sub := range s.subs {
+		select {
+		case sub.ch <- frame:
+		default:
+			sub.slow = true
+			s.dropLocked(sub)
+		}
+	}
+}
+
+func (s *supervisor) dropLocked(sub *subscriber) {
+	if _, ok := s.subs[sub]; ok {
+		delete(s.subs, sub)
+		close(sub.ch)
+	}
+}
+
+// finish records the exit, sends it to every attacher and returns the info.
+func (s *supervisor) finish(st proto.ExitStatus) proto.SessionInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.meta.State, s.meta.EndedAt, s.meta.Exit = proto.StateExited, time.Now().UTC(), &st
+	tailOf := proto.FrameStderr
+	if s.meta.TTY {
+		tailOf = proto.FrameStdout
+	}
+	if log, err := readLog(s.dir); err == nil {
+		s.meta.StderrTail = tailLines(log, tailOf, stderrTailLines)
+	}
+	if err := writeMeta(s.dir, s.meta); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	s.exit = &st
+	close(s.done)
+	for sub := range s.subs {
+		s.dropLocked(sub) // its writer sends the exit frame after the queued output
+	}
+	return s.meta.SessionInfo
+}
+
+func (s *supervisor) serve(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		s.handle.Add(1)
+		go func() {
+			defer s.handle.Done()
+			defer c.Close()
+			s.ctl(c)
+		}()
+	}
+}
+
+func (s *supervisor) ctl(c net.Conn) {
+	r := bufio.NewReader(c)
+	var req ctlRequest
+	if err := proto.ReadJSONLine(r, &req); err != nil {
+		return
+	}
+	answer := func(err error) {
+		resp := ctlResponse{}
+		if err != nil {
+			resp.Error = err.Error()
+		}
+		proto.WriteJSONLine(c, resp)
+	}
+	switch req.Op {
+	case "attach":
+		s.attach(c, r)
+	case "signal":
+		answer(s.p.signal(req.Signal))
+	case "stop":
+		answer(s.stop(time.Duration(req.TimeoutMS) * time.Millisecond))
+	default:
+		answer(fmt.Errorf("unknown control op %q", req.Op))
+	}
+}
+
+// stop sends SIGTERM to the process group, then SIGKILL after timeout,
+// and returns once the exit is recorded.
+func (s *supervisor) stop(timeout time.Duration) error {
+	if err := signalGroup(s.p.cmd.Process.Pid, syscall.SIGTERM); err != nil {
+		return err
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-time.After(timeout):
+	}
+	if err := signalGroup(s.p.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		return err
+	}
+	<-s.done
+	return nil
+}
+
+// attach replays the log, then streams live frames to c while applying
+// c's input frames to the process. The replay and the subscription are
+// taken under one lock, so no chunk is lost or repeated between them.
+func (s *supervisor) attach(c net.Conn, r *bufio.Reader) {
+	s.mu.Lock()
+	replay, err := readLog(s.dir)
+	if err != nil {
+		s.mu.Unlock()
+		return
+	}
+	if s.exit != nil {
+		st := *s.exit
+		s.mu.Unlock()
+		c.Write(proto.AppendFrame(replay, proto.FrameExit, proto.ExitPayload(st)))
+		return
+	}
+	sub := &subscriber{ch: make(chan []byte, 256)}
+	s.subs[sub] = struct{}{}
+	s.mu.Unlock()
+	go func() {
+		for {
+			f, err := proto.ReadFrame(r)
+			if err != nil {
+				break
+			}
+			s.p.input(f) // input to an exited process fails harmlessly
+		}
+		s.mu.Lock()
+		s.dropLocked(sub)
+		s.mu.Unlock()
+	}()
+	if _, err := c.Write(replay); err != nil {
+		s.mu.Lock()
+		s.dropLocked(sub)
+		s.mu.Unlock()
+		return
+	}
+	for frame := range sub.ch {
+		if _, err := c.Write(frame); err != nil {
+			s.mu.Lock()
+			s.dropLocked(sub)
+			s.mu.Unlock()
+			for range sub.ch {
+			}
+			return
+		}
+	}
+	s.mu.Lock()
+	exit, slow := s.exit, sub.slow
+	s.mu.Unlock()
+	if exit != nil && !slow {
+		proto.WriteFrame(c, proto.FrameExit, proto.ExitPayload(*exit))
+	}
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	select {
+	case <-ch:
+	case <-time.After(d):
+	}
+}
