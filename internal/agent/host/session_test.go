@@ -1,0 +1,276 @@
+package host_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"banger/internal/agent/host"
+	"banger/internal/agent/proto"
+)
+
+const readEcho = "read x; echo got:$x; sleep 600"
+
+func start(t *testing.T, c *host.Client, script string) proto.SessionInfo {
+	t.Helper()
+	info, err := c.StartSession(ctxT(t), proto.ExecRequest{Argv: []string{"sh", "-c", script}}, proto.StartRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State != proto.StateRunning || info.PID == 0 {
+		t.Fatalf("started session is %+v", info)
+	}
+	return info
+}
+
+func attach(t *testing.T, c *host.Client, id string) (*host.Process, *syncBuffer, *syncBuffer) {
+	t.Helper()
+	out, errb := &syncBuffer{}, &syncBuffer{}
+	p, _, err := c.Attach(ctxT(t), id, out, errb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p, out, errb
+}
+
+func TestSessionAttachAndInput(t *testing.T) {
+	c, _ := newAgent(t)
+	s := start(t, c, readEcho)
+	p, out, _ := attach(t, c, s.ID)
+	if _, err := p.Write([]byte("hello\n")); err != nil {
+		t.Fatal(err)
+	}
+	out.waitFor(t, "got:hello")
+}
+
+func TestSessionScrollbackKeepsStreams(t *testing.T) {
+	c, _ := newAgent(t)
+	s := start(t, c, "echo one; echo two >&2; echo three; sleep 600")
+	waitLog(t, c, s.ID, "three")
+	_, out, errb := attach(t, c, s.ID)
+	out.waitFor(t, "one\nthree\n")
+	errb.waitFor(t, "two\n")
+	if strings.Contains(out.String(), "two") || strings.Contains(errb.String(), "one") {
+		t.Fatalf("streams mixed: stdout %q stderr %q", out.String(), errb.String())
+	}
+}
+
+// waitLog polls with short attachments until the scrollback holds sub.
+func waitLog(t *testing.T, c *host.Client, id, sub string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out := &syncBuffer{}
+		p, _, err := c.Attach(ctxT(t), id, out, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		p.Close()
+		if strings.Contains(out.String(), sub) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scrollback of %s never held %q: %q", id, sub, out.String())
+		}
+	}
+}
+
+func TestSessionTwoAttachers(t *testing.T) {
+	c, _ := newAgent(t)
+	s := start(t, c, readEcho)
+	a, outA, _ := attach(t, c, s.ID)
+	_, outB, _ := attach(t, c, s.ID)
+	a.Write([]byte("both\n"))
+	outA.waitFor(t, "got:both")
+	outB.waitFor(t, "got:both")
+}
+
+func TestSessionStop(t *testing.T) {
+	c, _ := newAgent(t)
+	s := start(t, c, "sleep 600")
+	p, _, _ := attach(t, c, s.ID)
+	info, err := c.Signal(ctxT(t), s.ID, proto.SignalRequest{Stop: true, TimeoutMS: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State != proto.StateExited || info.Exit == nil || info.Exit.Code != 143 || info.Exit.Signal != "TERM" {
+		t.Fatalf("after stop: %+v exit %+v", info, info.Exit)
+	}
+	if st, err := p.Wait(); err != nil || st.Code != 143 {
+		t.Fatalf("attacher saw %+v %v", st, err)
+	}
+	if _, err := c.Signal(ctxT(t), s.ID, proto.SignalRequest{Signal: "TERM"}); !errors.Is(err, proto.ErrConflict) {
+		t.Fatalf("signal to an ended session: %v", err)
+	}
+}
+
+func TestSessionStopEscalatesToKill(t *testing.T) {
+	c, _ := newAgent(t)
+	s := start(t, c, `trap "" TERM; while :; do sleep 0.05; done`)
+	info, err := c.Signal(ctxT(t), s.ID, proto.SignalRequest{Stop: true, TimeoutMS: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Exit == nil || info.Exit.Code != 137 {
+		t.Fatalf("exit %+v, want 137", info.Exit)
+	}
+}
+
+func TestSessionSignal(t *testing.T) {
+	c, _ := newAgent(t)
+	s := start(t, c, `trap "echo caught; exit 5" USR1; while :; do sleep 0.05; done`)
+	p, out, _ := attach(t, c, s.ID)
+	if _, err := c.Signal(ctxT(t), s.ID, proto.SignalRequest{Signal: "USR1"}); err != nil {
+		t.Fatal(err)
+	}
+	out.waitFor(t, "caught")
+	if st, err := p.Wait(); err != nil || st.Code != 5 {
+		t.Fatalf("%+v %v", st, err)
+	}
+}
+
+func TestSessionPreflight(t *testing.T) {
+	c, _ := newAgent(t)
+	for _, req := range []proto.ExecRequest{
+		{Argv: []string{"sh", "-c", "true"}, Cwd: "/nonexistent/banger"},
+		{Argv: []string{"no-such-command-banger"}},
+		{Argv: []string{"sh"}, Env: []string{"PATH=/nonexistent"}},
+	} {
+		_, err := c.StartSession(ctxT(t), req, proto.StartRequest{})
+		if !errors.Is(err, proto.ErrPreflight) {
+			t.Errorf("%+v: err %v, want preflight", req, err)
+		}
+	}
+	if l, err := c.ListSessions(ctxT(t)); err != nil || len(l) != 0 {
+		t.Fatalf("preflight failures recorded sessions: %+v %v", l, err)
+	}
+}
+
+func TestSessionLaunchDiagnostics(t *testing.T) {
+	c, _ := newAgent(t)
+	info, err := c.StartSession(ctxT(t), proto.ExecRequest{Argv: []string{"sh", "-c", "echo starting; echo 'boom: no config' >&2; exit 3"}}, proto.StartRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State != proto.StateExited || info.Exit == nil || info.Exit.Code != 3 || !slices.Contains(info.StderrTail, "boom: no config") {
+		t.Fatalf("start result %+v exit %+v", info, info.Exit)
+	}
+	// Attaching to an ended session returns its output and exit code.
+	p, out, errb := attach(t, c, info.ID)
+	st, err := p.Wait()
+	if err != nil || st.Code != 3 || out.String() != "starting\n" || errb.String() != "boom: no config\n" {
+		t.Fatalf("attach to ended: %+v %v %q %q", st, err, out.String(), errb.String())
+	}
+}
+
+func TestSessionNamesAndRemove(t *testing.T) {
+	c, _ := newAgent(t)
+	info, err := c.StartSession(ctxT(t), proto.ExecRequest{Argv: []string{"sleep", "600"}}, proto.StartRequest{Name: "agent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.StartSession(ctxT(t), proto.ExecRequest{Argv: []string{"true"}}, proto.StartRequest{Name: "agent"}); !errors.Is(err, proto.ErrConflict) {
+		t.Fatalf("duplicate name: %v", err)
+	}
+	if got, err := c.GetSession(ctxT(t), "agent"); err != nil || got.ID != info.ID {
+		t.Fatalf("get by name: %+v %v", got, err)
+	}
+	if err := c.Remove(ctxT(t), "agent", false); !errors.Is(err, proto.ErrConflict) {
+		t.Fatalf("remove running: %v", err)
+	}
+	if err := c.Remove(ctxT(t), "agent", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetSession(ctxT(t), info.ID); !errors.Is(err, proto.ErrNotFound) {
+		t.Fatalf("get removed: %v", err)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", info.PID)); err == nil {
+		t.Fatalf("process %d of a force-removed session still runs", info.PID)
+	}
+}
+
+func TestTwentySessions(t *testing.T) {
+	c, _ := newAgent(t)
+	ids := make([]string, 20)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			info, err := c.StartSession(ctxT(t), proto.ExecRequest{Argv: []string{"sh", "-c", "echo hi-$N; sleep 600"}, Env: []string{fmt.Sprintf("N=%d", i)}}, proto.StartRequest{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids[i] = info.ID
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	l, err := c.ListSessions(ctxT(t))
+	if err != nil || len(l) != 20 {
+		t.Fatalf("list: %d sessions, %v", len(l), err)
+	}
+	for _, s := range l {
+		if s.State != proto.StateRunning || !slices.Equal(s.EnvKeys, []string{"N"}) {
+			t.Fatalf("session %+v", s)
+		}
+	}
+	for i, id := range ids {
+		waitLog(t, c, id, fmt.Sprintf("hi-%d\n", i))
+	}
+}
+
+func TestSessionsSurviveAgentRestart(t *testing.T) {
+	dir := t.TempDir()
+	t.Cleanup(func() { killSessions(dir) })
+	c, stop := serve(t, newServer(t, dir))
+	s := start(t, c, "while read x; do echo got:$x; done")
+	p, out, _ := attach(t, c, s.ID)
+	p.Write([]byte("before\n"))
+	out.waitFor(t, "got:before")
+	stop() // the agent goes away; the supervisor and process do not
+
+	c2, _ := serve(t, newServer(t, dir))
+	got, err := c2.GetSession(ctxT(t), s.ID)
+	if err != nil || got.State != proto.StateRunning || got.PID != s.PID {
+		t.Fatalf("after restart: %+v %v", got, err)
+	}
+	p2, out2, _ := attach(t, c2, s.ID)
+	out2.waitFor(t, "got:before\n") // scrollback from before the restart
+	p2.Write([]byte("after\n"))
+	out2.waitFor(t, "got:after\n")
+	p2.CloseStdin()
+	if st, err := p2.Wait(); err != nil || st.Code != 0 {
+		t.Fatalf("exit after stdin closed: %+v %v", st, err)
+	}
+}
+
+func TestSessionLostSupervisor(t *testing.T) {
+	c, dir := newAgent(t)
+	s := start(t, c, "sleep 600")
+	killSessions(dir)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := c.GetSession(ctxT(t), s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State == proto.StateLost || got.State == proto.StateExited {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session still %s after its supervisor was killed", got.State)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
