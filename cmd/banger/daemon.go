@@ -48,6 +48,14 @@ func runDaemon(ctx context.Context, cfg config.Config) error {
 	}
 	defer logFile.Close()
 
+	// The socket first: a second daemon must stop here, before it touches
+	// the store. Connections wait in the backlog until Serve.
+	ln, err := daemon.Listen(cfg.Socket, daemon.DefaultSocketGroup)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // on early returns; Serve closes it otherwise
+
 	st, err := store.Open(ctx, filepath.Join(cfg.StateDir, StoreFile))
 	if err != nil {
 		return fmt.Errorf("opening store: %w", err)
@@ -67,9 +75,8 @@ func runDaemon(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	ln, err := daemon.Listen(cfg.Socket, daemon.DefaultSocketGroup)
-	if err != nil {
-		return err
+	if err := notifyReady(); err != nil {
+		log.Warn("systemd readiness not sent", "err", err)
 	}
 	if err := d.Serve(ctx, ln); err != nil {
 		return err
