@@ -3,10 +3,13 @@ package daemon_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -233,5 +236,41 @@ func TestTeardown(t *testing.T) {
 	status, _, b = call(t, sock, "POST", "/v1/system/teardown?force=true", "")
 	if err := json.Unmarshal(b, &res); status != 200 || err != nil || !res.Done || n.teardowns != 1 {
 		t.Errorf("forced teardown = %d %s, %d teardowns", status, b, n.teardowns)
+	}
+}
+
+// image rm and kernel rm delete the files banger owns, and only those.
+func TestRemoveDeletesOwnedFiles(t *testing.T) {
+	dir := shortDir(t)
+	sock := filepath.Join(dir, "banger.sock") // state dir = dir
+	img := filepath.Join(dir, "images", "bookworm.ext4")
+	kdir := filepath.Join(dir, "kernels", "cloud")
+	boot := filepath.Join(shortDir(t), "vmlinuz") // imported in place: not banger's
+	for _, p := range []string{img, filepath.Join(kdir, "vmlinuz"), filepath.Join(kdir, "vmlinux"), boot} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := &daemontest.Store{
+		Kernels: []store.Kernel{{ID: "k1", Name: "cloud", Path: filepath.Join(kdir, "vmlinuz"), Vmlinux: filepath.Join(kdir, "vmlinux")},
+			{ID: "k2", Name: "host", Path: boot}},
+		Images: []store.Image{{ID: "i1", Name: "bookworm", Path: img, KernelID: "k1"}},
+	}
+	daemontest.StartAt(t, sock, "", daemon.Deps{Store: st})
+	for _, p := range []string{"/v1/images/bookworm", "/v1/kernels/cloud", "/v1/kernels/host"} {
+		if status, _, b := call(t, sock, "DELETE", p, ""); status != 204 {
+			t.Fatalf("DELETE %s = %d %s", p, status, b)
+		}
+	}
+	for _, p := range []string{img, kdir} {
+		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s not removed (%v)", p, err)
+		}
+	}
+	if _, err := os.Lstat(boot); err != nil {
+		t.Errorf("kernel file outside the state dir was removed: %v", err)
 	}
 }

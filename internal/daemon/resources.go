@@ -137,6 +137,9 @@ func (d *Daemon) removeImage(r *http.Request) (int, any, error) {
 	if err := d.deps.Store.DeleteImage(ctx, img.ID); err != nil {
 		return 0, nil, fmt.Errorf("deleting image %s: %w", img.Name, err)
 	}
+	if err := d.removeFiles(ctx, img.Path); err != nil {
+		return 0, nil, fmt.Errorf("image %s is removed but some of its files are not: %w", img.Name, err)
+	}
 	d.log.Info("image removed", "image", img.Name, "id", img.ID)
 	return http.StatusNoContent, nil, nil
 }
@@ -200,6 +203,9 @@ func (d *Daemon) removeKernel(r *http.Request) (int, any, error) {
 	if err := d.deps.Store.DeleteKernel(ctx, k.ID); err != nil {
 		return 0, nil, fmt.Errorf("deleting kernel %s: %w", k.Name, err)
 	}
+	if err := d.removeFiles(ctx, k.Path, k.Vmlinux, k.Initrd, k.ModulesDir); err != nil {
+		return 0, nil, fmt.Errorf("kernel %s is removed but some of its files are not: %w", k.Name, err)
+	}
 	d.log.Info("kernel removed", "kernel", k.Name, "id", k.ID)
 	return http.StatusNoContent, nil, nil
 }
@@ -259,4 +265,27 @@ func (d *Daemon) nameMaps(ctx context.Context) (images, kernels names, err error
 		kernels[k.ID] = k.Name
 	}
 	return images, kernels, nil
+}
+
+// removeFiles removes the files of a just-deleted image or kernel that
+// banger owns (under the state directory) and no remaining row names.
+func (d *Daemon) removeFiles(ctx context.Context, paths ...string) error {
+	imgs, err := d.deps.Store.ListImages(ctx)
+	if err != nil {
+		return fmt.Errorf("listing images: %w", err)
+	}
+	ks, err := d.deps.Store.ListKernels(ctx)
+	if err != nil {
+		return fmt.Errorf("listing kernels: %w", err)
+	}
+	keep := map[string]bool{}
+	for _, i := range imgs {
+		keep[i.Path] = true
+	}
+	for _, k := range ks {
+		for _, p := range []string{k.Path, k.Vmlinux, k.Initrd, k.ModulesDir} {
+			keep[p] = true
+		}
+	}
+	return removeOwnedFiles(d.cfg.StateDir, paths, keep)
 }

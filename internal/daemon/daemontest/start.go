@@ -27,7 +27,8 @@ func Start(t testing.TB, deps daemon.Deps) string {
 	return StartAt(t, sock, "", deps)
 }
 
-// StartAt is Start on a given socket path and socket group.
+// StartAt is Start on a given socket path and socket group. The daemon's
+// state directory is the socket's directory.
 func StartAt(t testing.TB, sock, group string, deps daemon.Deps) string {
 	t.Helper()
 	if deps.Store == nil {
