@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"banger/internal/testenv"
 )
 
 // buildBanger builds this command into dir.
@@ -93,6 +95,34 @@ func TestDaemonCommand(t *testing.T) {
 	if code, _, errs := cli("vm", "ls"); code != 0 {
 		t.Errorf("first daemon stopped answering after a refused second one: %d %q", code, errs)
 	}
+
+	t.Run("unprivileged user", func(t *testing.T) {
+		testenv.RequireRoot(t)
+		if err := os.Chmod(dir, 0o755); err != nil { // nobody may reach the binary and socket dir
+			t.Fatal(err)
+		}
+		asNobody := func() (int, string) {
+			c := exec.Command(bin, "--config", cfg, "vm", "ls")
+			c.Env = []string{"PATH=/usr/bin:/bin"}
+			c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+			var e bytes.Buffer
+			c.Stderr = &e
+			c.Run()
+			return c.ProcessState.ExitCode(), e.String()
+		}
+		code, errs := asNobody()
+		if code != 1 || !strings.Contains(errs, "permission denied on the banger daemon socket") ||
+			!strings.Contains(errs, "hint: run banger with sudo, or join the `banger` group") {
+			t.Errorf("nobody through the 0660 socket: %d %q", code, errs)
+		}
+		if err := os.Chmod(sock, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		code, errs = asNobody()
+		if code != 1 || !strings.Contains(errs, "uid 65534 is neither root nor in group") || !strings.Contains(errs, "hint: ") {
+			t.Errorf("nobody through a 0666 socket: %d %q", code, errs)
+		}
+	})
 
 	if err := d.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
