@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"time"
 
 	"banger/internal/api"
 	"banger/internal/store"
@@ -13,20 +14,22 @@ func (d *Daemon) routes() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern string, h func(*http.Request) (int, any, error)) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
 			status, body, err := h(r)
-			if err != nil {
+			switch {
+			case err != nil:
 				e := errorFor(err)
+				status = e.HTTPStatus()
 				if e.Code == api.CodeInternal {
 					d.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 				}
 				writeError(w, e)
-				return
-			}
-			if status == http.StatusNoContent {
+			case status == http.StatusNoContent:
 				w.WriteHeader(status)
-				return
+			default:
+				writeJSON(w, status, body)
 			}
-			writeJSON(w, status, body)
+			d.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", status, "took", time.Since(start))
 		})
 	}
 	v := "/" + api.Version
