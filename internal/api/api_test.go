@@ -49,13 +49,12 @@ func TestCreateVMRequestValidate(t *testing.T) {
 		t.Fatalf("valid request rejected: %v", err)
 	}
 	cases := map[string]CreateVMRequest{
-		"name":      {Name: "a/b"},
-		"image":     {Name: "dev", Image: "Bad Image"},
-		"kernel":    {Name: "dev", Kernel: "../k"},
-		"vcpus":     {Name: "dev", VCPUs: MaxVCPUs + 1},
-		"memory":    {Name: "dev", MemoryMiB: -1},
-		"disk_size": {Name: "dev", DiskSize: "8 parsecs"},
-		"vmm":       {Name: "dev", VMM: "vmware"},
+		"name":   {Name: "a/b"},
+		"image":  {Name: "dev", Image: "Bad Image"},
+		"kernel": {Name: "dev", Kernel: "../k"},
+		"vcpus":  {Name: "dev", VCPUs: MaxVCPUs + 1},
+		"memory": {Name: "dev", MemoryMiB: -1},
+		"vmm":    {Name: "dev", VMM: "vmware"},
 	}
 	for field, r := range cases {
 		err := r.Validate()

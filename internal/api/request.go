@@ -2,8 +2,6 @@ package api
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 )
 
 // Limits on what a client may ask for. They bound requests before any
@@ -25,7 +23,8 @@ type CreateVMRequest struct {
 	VMM       string `json:"vmm,omitempty"`       // firecracker|qemu; "" = configured driver
 }
 
-// Validate checks the request's shape (not whether the image exists).
+// Validate checks the request's shape (not whether the image exists, nor
+// disk_size, which the daemon parses with its config's size rules).
 // It returns an *Error with CodeInvalidArgument naming the bad field.
 func (r CreateVMRequest) Validate() error {
 	if err := ValidateName("VM", r.Name); err != nil {
@@ -47,33 +46,12 @@ func (r CreateVMRequest) Validate() error {
 	if r.MemoryMiB < 0 || r.MemoryMiB > MaxMemoryMiB {
 		return Errorf(CodeInvalidArgument, "memory_mib %d is out of range: use 1 to %d (or 0 for the default)", r.MemoryMiB, MaxMemoryMiB)
 	}
-	if r.DiskSize != "" && !looksLikeSize(r.DiskSize) {
-		return Errorf(CodeInvalidArgument, "disk_size %q is not a size: use a number with an optional K, M, G or T suffix, e.g. 8G", r.DiskSize)
-	}
 	switch r.VMM {
 	case "", "firecracker", "qemu":
 	default:
 		return Errorf(CodeInvalidArgument, "vmm %q is unknown: use firecracker or qemu (or leave it empty for the configured driver)", r.VMM)
 	}
 	return nil
-}
-
-// looksLikeSize accepts what config.ParseSize parses ("8G", "512MiB", "1024").
-// The daemon parses it for real; this only rejects obvious garbage early
-// without making api depend on config.
-func looksLikeSize(s string) bool {
-	s = strings.TrimSpace(s)
-	num := strings.TrimRightFunc(s, func(r rune) bool {
-		return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
-	})
-	unit := strings.ToUpper(s[len(num):])
-	switch unit {
-	case "", "B", "K", "KB", "KIB", "M", "MB", "MIB", "G", "GB", "GIB", "T", "TB", "TIB":
-	default:
-		return false
-	}
-	n, err := strconv.ParseUint(num, 10, 64)
-	return err == nil && n > 0
 }
 
 // NameRule is the rule ValidateName enforces, spelled out for messages.

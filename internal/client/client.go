@@ -37,9 +37,6 @@ func New(socketPath string) *Client {
 	}
 }
 
-// Socket is the socket path the client dials.
-func (c *Client) Socket() string { return c.socket }
-
 // do sends method path with in (if non-nil) as JSON and decodes the
 // answer into out (if non-nil).
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {

@@ -193,6 +193,7 @@ func TestBadRequests(t *testing.T) {
 		{"wrong method", "PUT", "/v1/vms", "", 405, api.CodeMethodNotAllowed, []string{"PUT", "GET"}},
 		{"unknown route", "GET", "/v1/nothing", "", 404, api.CodeNotFound, []string{"/v1/nothing", "banger version"}},
 		{"unversioned", "GET", "/vms", "", 404, api.CodeNotFound, []string{"/vms"}},
+		{"bad disk size", "POST", "/v1/vms", `{"name": "dev", "disk_size": "8 parsecs"}`, 400, api.CodeInvalidArgument, []string{"disk_size", "8 parsecs"}},
 		{"create unavailable", "POST", "/v1/vms", `{"name": "dev"}`, 501, api.CodeUnavailable, []string{"VM creation is not available yet"}},
 	}
 	for _, c := range cases {

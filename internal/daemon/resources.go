@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"banger/internal/api"
+	"banger/internal/config"
 	"banger/internal/store"
 )
 
@@ -54,6 +55,11 @@ func (d *Daemon) createVM(r *http.Request) (int, any, error) {
 	}
 	if err := req.Validate(); err != nil {
 		return 0, nil, err
+	}
+	if req.DiskSize != "" {
+		if _, err := config.ParseSize(req.DiskSize); err != nil {
+			return 0, nil, api.Errorf(api.CodeInvalidArgument, "disk_size: %v", err)
+		}
 	}
 	vm, err := d.deps.VMs.Create(r.Context(), req)
 	if err != nil {
