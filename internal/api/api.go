@@ -65,4 +65,7 @@ type TeardownResult struct {
 	// there was nothing recorded to remove.
 	Done    bool   `json:"done"`
 	Message string `json:"message"`
+	// Leftovers are what still exists of banger's network after the
+	// teardown ("bridge banger0"); empty when it is complete.
+	Leftovers []string `json:"leftovers,omitempty"`
 }

@@ -14,6 +14,7 @@ import (
 	"banger/internal/cli"
 	"banger/internal/daemon"
 	"banger/internal/daemon/daemontest"
+	"banger/internal/hostnet"
 	"banger/internal/store"
 )
 
@@ -220,5 +221,22 @@ func TestTeardownAndCompletion(t *testing.T) {
 	code, out, _ = run(t, "completion", "bash")
 	if code != 0 || !strings.Contains(out, "banger") {
 		t.Errorf("completion bash = %d (%d bytes)", code, len(out))
+	}
+}
+
+type leftNet struct{}
+
+func (leftNet) Teardown(context.Context) error { return nil }
+func (leftNet) Leftovers(context.Context) ([]hostnet.Object, error) {
+	return []hostnet.Object{{Kind: hostnet.KindTable, Name: "banger"}}, nil
+}
+
+func TestTeardownLeftovers(t *testing.T) {
+	isolate(t)
+	sock := daemontest.Start(t, daemon.Deps{Network: leftNet{}})
+	code, out, errs := run(t, "--socket", sock, "system", "teardown")
+	if code != 1 || !strings.Contains(out, "removed every recorded") ||
+		!strings.Contains(errs, "still present after teardown: nftables-table banger") || !strings.Contains(errs, "hint: ") {
+		t.Errorf("teardown with leftovers = %d %q %q, want exit 1 naming them", code, out, errs)
 	}
 }

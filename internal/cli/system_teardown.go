@@ -2,9 +2,11 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"banger/internal/api"
 	"banger/internal/client"
 )
 
@@ -17,6 +19,11 @@ func systemTeardownCmd(a *app) *cobra.Command {
 			return err
 		}
 		fmt.Fprintln(cmd.OutOrStdout(), r.Message)
+		if len(r.Leftovers) > 0 {
+			return &api.Error{Code: api.CodeInternal,
+				Message: "still present after teardown: " + strings.Join(r.Leftovers, ", "),
+				Hint:    "they may be in use or not banger's; inspect them (ip link, nft list tables) and remove them by hand if they are"}
+		}
 		return nil
 	})
 	return cmd

@@ -16,6 +16,7 @@ import (
 
 	"banger/internal/api"
 	"banger/internal/config"
+	"banger/internal/hostnet"
 	"banger/internal/store"
 )
 
@@ -62,6 +63,18 @@ type HostNetwork interface {
 	// else. Idempotent: a second call finds nothing to remove.
 	Teardown(ctx context.Context) error
 }
+
+// LeftoverLister is optionally implemented by a HostNetwork: it lists what
+// still exists of banger's network, so a teardown can prove it is complete.
+// Read-only.
+type LeftoverLister interface {
+	Leftovers(ctx context.Context) ([]hostnet.Object, error)
+}
+
+var (
+	_ HostNetwork    = hostnet.Network(nil)
+	_ LeftoverLister = (*hostnet.Linux)(nil)
+)
 
 // ErrVMRunning: the operation needs a stopped VM.
 var ErrVMRunning = errors.New("VM is running")

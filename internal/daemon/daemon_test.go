@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"banger/internal/api"
 	"banger/internal/daemon"
 	"banger/internal/daemon/daemontest"
+	"banger/internal/hostnet"
 	"banger/internal/store"
 )
 
@@ -216,9 +218,15 @@ func TestVersionAndHealth(t *testing.T) {
 	}
 }
 
-type fakeNet struct{ teardowns int }
+type fakeNet struct {
+	teardowns int
+	left      []hostnet.Object
+}
 
 func (n *fakeNet) Teardown(context.Context) error { n.teardowns++; return nil }
+func (n *fakeNet) Leftovers(context.Context) ([]hostnet.Object, error) {
+	return n.left, nil
+}
 
 func TestTeardown(t *testing.T) {
 	sock := daemontest.Start(t, daemon.Deps{})
@@ -235,8 +243,15 @@ func TestTeardown(t *testing.T) {
 		t.Fatalf("teardown ran despite a running VM")
 	}
 	status, _, b = call(t, sock, "POST", "/v1/system/teardown?force=true", "")
-	if err := json.Unmarshal(b, &res); status != 200 || err != nil || !res.Done || n.teardowns != 1 {
+	if err := json.Unmarshal(b, &res); status != 200 || err != nil || !res.Done || n.teardowns != 1 || len(res.Leftovers) != 0 {
 		t.Errorf("forced teardown = %d %s, %d teardowns", status, b, n.teardowns)
+	}
+
+	n.left = []hostnet.Object{{Kind: hostnet.KindBridge, Name: "banger0"}}
+	status, _, b = call(t, sock, "POST", "/v1/system/teardown?force=1", "")
+	res = api.TeardownResult{}
+	if err := json.Unmarshal(b, &res); status != 200 || err != nil || !slices.Equal(res.Leftovers, []string{"bridge banger0"}) {
+		t.Errorf("teardown with a leftover = %d %s, want it listed", status, b)
 	}
 }
 

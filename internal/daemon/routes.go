@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -94,8 +95,18 @@ func (d *Daemon) teardown(r *http.Request) (int, any, error) {
 	if err := d.deps.Network.Teardown(r.Context()); err != nil {
 		return 0, nil, err
 	}
-	d.log.Info("host network torn down")
-	return http.StatusOK, api.TeardownResult{Done: true, Message: "removed every recorded bridge, tap and firewall table"}, nil
+	res := api.TeardownResult{Done: true, Message: "removed every recorded bridge, tap and firewall table"}
+	if ll, ok := d.deps.Network.(LeftoverLister); ok {
+		left, err := ll.Leftovers(r.Context())
+		if err != nil {
+			return 0, nil, fmt.Errorf("checking for leftovers after teardown: %w", err)
+		}
+		for _, o := range left {
+			res.Leftovers = append(res.Leftovers, o.Kind+" "+o.Name)
+		}
+	}
+	d.log.Info("host network torn down", "leftovers", res.Leftovers)
+	return http.StatusOK, res, nil
 }
 
 // refuseIfRunning fails with a conflict naming the running VMs, which
