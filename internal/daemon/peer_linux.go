@@ -110,6 +110,15 @@ func (p policy) permitted(uid uint32, gids []uint32) bool {
 	return uid == 0 || uid == p.ownerUID || slices.Contains(gids, p.group)
 }
 
+// hint says how to get access. Joining the root group is never advised:
+// a socket left in group root means the banger group does not exist yet.
+func (p policy) hint() string {
+	if p.group == 0 {
+		return fmt.Sprintf("run banger with sudo; to use it without sudo: sudo groupadd --system %[1]s && sudo usermod -aG %[1]s $USER, restart the daemon and log in again", DefaultSocketGroup)
+	}
+	return fmt.Sprintf("run banger with sudo, or join the group: sudo usermod -aG %s $USER (then log in again)", p.groupName)
+}
+
 // policyFor derives the policy from the socket file's group, so the
 // filesystem permission and the per-connection check agree.
 func policyFor(ln net.Listener) (policy, error) {
@@ -147,7 +156,7 @@ func (d *Daemon) authorize(pol policy, next http.Handler) http.Handler {
 			writeError(w, &api.Error{
 				Code:    api.CodePermissionDenied,
 				Message: fmt.Sprintf("permission denied: uid %d is neither root nor in group %s", p.uid, pol.groupName),
-				Hint:    fmt.Sprintf("run banger with sudo, or join the group: sudo usermod -aG %s $USER (then log in again)", pol.groupName),
+				Hint:    pol.hint(),
 			})
 			return
 		}

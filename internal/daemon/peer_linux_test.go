@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -42,3 +43,12 @@ func TestSupplementaryGroupsOfSelf(t *testing.T) {
 }
 
 func selfPID() int { return os.Getpid() }
+
+func TestHintNeverSuggestsRootGroup(t *testing.T) {
+	if h := (policy{group: 0, groupName: "root"}).hint(); strings.Contains(h, "-aG root") || !strings.Contains(h, "groupadd --system banger") {
+		t.Errorf("hint for a root-group socket: %q", h)
+	}
+	if h := (policy{group: 990, groupName: "banger"}).hint(); !strings.Contains(h, "usermod -aG banger") {
+		t.Errorf("hint for a banger-group socket: %q", h)
+	}
+}
