@@ -14,8 +14,9 @@ import (
 // Guest paths and units the customisation writes.
 const (
 	AgentPath = "/usr/local/bin/banger-agent"
-	// WorkMount is where the guest mounts the work disk (label banger-work)
-	// when one is attached; nofail keeps a VM without one booting.
+	// WorkMount is where the guest mounts the work disk (label banger-work).
+	// The fstab line has nofail, so a VM without one boots without waiting
+	// for it (automount needs autofs4, a module the guest may not have).
 	WorkMount = "/work"
 )
 
@@ -35,9 +36,9 @@ type guestFile struct {
 	data string
 }
 
-// The kernel configures eth0 from ip= before init runs. networkd is not
-// enabled in the image; should something enable it, this file keeps it
-// from flushing or replacing the kernel's address and route.
+// banger-net (or the kernel, with CONFIG_IP_PNP) configures eth0 from ip=.
+// networkd is not enabled in the image; should something enable it, this
+// file keeps it from flushing or replacing that address and route.
 const networkdFile = `[Match]
 Name=eth0
 
@@ -48,24 +49,74 @@ IPv6AcceptRA=no
 KeepConfiguration=yes
 `
 
-// The kernel writes the DNS servers of ip= to /proc/net/pnp as
-// "nameserver X" lines.
-const resolvScript = `#!/bin/sh
-# Written by banger: DNS servers from the kernel ip= argument.
-if [ -r /proc/net/pnp ] && grep -q '^nameserver' /proc/net/pnp; then
-	grep '^nameserver' /proc/net/pnp > /etc/resolv.conf
+// netScript applies the kernel's ip= argument in userspace. Kernels built
+// without CONFIG_IP_PNP (Debian's, among them) ignore ip= and pass it to
+// init; where the kernel did configure the NIC, re-applying the same
+// address and route changes nothing. The hostname and DNS servers of ip=
+// are applied too (/proc/net/pnp exists only with IP_PNP).
+const netScript = `#!/bin/sh
+# Written by banger.
+# ip=<client>:<server>:<gw>:<netmask>:<hostname>:<device>:<autoconf>:<dns0>:<dns1>
+set -eu
+arg=
+for w in $(cat /proc/cmdline); do
+	case "$w" in ip=*) arg=${w#ip=} ;; esac
+done
+[ -n "$arg" ] || exit 0
+IFS=: read -r addr server gw mask host dev autoconf dns0 dns1 <<EOF
+$arg
+EOF
+dev=${dev:-eth0}
+
+prefix() (
+	n=0
+	IFS=.
+	for o in $1; do
+		case $o in
+		255) n=$((n + 8)) ;; 254) n=$((n + 7)) ;; 252) n=$((n + 6)) ;;
+		248) n=$((n + 5)) ;; 240) n=$((n + 4)) ;; 224) n=$((n + 3)) ;;
+		192) n=$((n + 2)) ;; 128) n=$((n + 1)) ;;
+		esac
+	done
+	echo $n
+)
+
+if [ -n "$host" ]; then
+	echo "$host" > /proc/sys/kernel/hostname
+	printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' "$host" > /etc/hosts
 fi
+if [ -n "$dns0$dns1" ]; then
+	{
+		[ -z "$dns0" ] || echo "nameserver $dns0"
+		[ -z "$dns1" ] || echo "nameserver $dns1"
+	} > /etc/resolv.conf
+elif [ -r /proc/net/pnp ]; then
+	grep '^nameserver' /proc/net/pnp > /etc/resolv.conf || true
+fi
+
+case "$addr" in "" | dhcp | on | any | off | none) exit 0 ;; esac
+# The NIC driver is a module that udev loads: wait up to 10 s for it.
+i=0
+while [ ! -e "/sys/class/net/$dev" ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+ip link set dev "$dev" up
+ip addr replace "$addr/$(prefix "${mask:-255.255.255.255}")" dev "$dev"
+[ -z "$gw" ] || ip route replace default via "$gw" dev "$dev" onlink
 `
 
-const resolvUnit = `[Unit]
-Description=banger: DNS servers from the kernel ip= argument
+const netUnit = `[Unit]
+Description=banger: network, hostname and DNS from the kernel ip= argument
 DefaultDependencies=no
-After=local-fs.target
-Before=network.target nss-lookup.target ssh.service
+After=local-fs.target systemd-udevd.service
+Wants=network.target
+Before=network.target network-online.target nss-lookup.target ssh.service
 
 [Service]
 Type=oneshot
-ExecStart=/usr/local/sbin/banger-resolv
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/banger-net
 
 [Install]
 WantedBy=multi-user.target
@@ -111,7 +162,7 @@ HostKey /etc/ssh/ssh_host_ed25519_key
 
 const fstab = `# Written by banger.
 LABEL=banger-root / ext4 defaults,noatime 0 1
-LABEL=banger-work ` + WorkMount + ` ext4 defaults,noatime,nofail,x-systemd.device-timeout=5s 0 2
+LABEL=banger-work ` + WorkMount + ` ext4 defaults,noatime,nofail,x-systemd.device-timeout=1s 0 2
 `
 
 const hosts = `127.0.0.1	localhost
@@ -135,7 +186,7 @@ WantedBy=multi-user.target
 
 // enabled lists (unit, target) pairs linked into target.wants.
 var enabled = [][2]string{
-	{"banger-resolv.service", "multi-user.target"},
+	{"banger-net.service", "multi-user.target"},
 	{"banger-ssh-hostkey.service", "multi-user.target"},
 	{"banger-ssh-hostkey.service", "ssh.service"},
 	{"banger-growfs.service", "multi-user.target"},
@@ -152,10 +203,10 @@ func customizeRootfs(ctx context.Context, root string, s BootstrapSpec) error {
 		{"/etc/ssh/sshd_config.d/banger.conf", 0o644, sshdConfig},
 		{"/etc/fstab", 0o644, fstab},
 		{"/etc/hosts", 0o644, hosts},
-		{"/etc/resolv.conf", 0o644, "# Filled at boot from the kernel ip= argument.\n"},
+		{"/etc/resolv.conf", 0o644, "# Written at boot from the kernel ip= argument.\n"},
 		{"/etc/systemd/network/10-banger-eth0.network", 0o644, networkdFile},
-		{"/usr/local/sbin/banger-resolv", 0o755, resolvScript},
-		{"/etc/systemd/system/banger-resolv.service", 0o644, resolvUnit},
+		{"/usr/local/sbin/banger-net", 0o755, netScript},
+		{"/etc/systemd/system/banger-net.service", 0o644, netUnit},
 		{"/etc/systemd/system/banger-ssh-hostkey.service", 0o644, hostKeyUnit},
 		{"/etc/systemd/system/banger-growfs.service", 0o644, growUnit},
 	}
