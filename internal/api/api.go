@@ -11,20 +11,24 @@ const Version = "v1"
 
 // VM is the client's view of one VM.
 type VM struct {
-	ID            string    `json:"id"`
-	Name          string    `json:"name"`
-	State         string    `json:"state"`
-	Image         string    `json:"image,omitempty"`  // image name (id when the image is gone)
-	Kernel        string    `json:"kernel,omitempty"` // kernel name (id when the kernel is gone)
-	VCPUs         int       `json:"vcpus"`
-	MemoryMiB     int       `json:"memory_mib"`
-	DiskSizeBytes int64     `json:"disk_size_bytes"`
-	VMM           string    `json:"vmm,omitempty"`
-	IP            string    `json:"ip,omitempty"`
-	MAC           string    `json:"mac,omitempty"`
-	LastError     string    `json:"last_error,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	State         string `json:"state"`
+	Image         string `json:"image,omitempty"`  // image name (id when the image is gone)
+	Kernel        string `json:"kernel,omitempty"` // kernel name (id when the kernel is gone)
+	VCPUs         int    `json:"vcpus"`
+	MemoryMiB     int    `json:"memory_mib"`
+	DiskSizeBytes int64  `json:"disk_size_bytes"`
+	VMM           string `json:"vmm,omitempty"`
+	IP            string `json:"ip,omitempty"`
+	MAC           string `json:"mac,omitempty"`
+	Tap           string `json:"tap,omitempty"`
+	// Accel and PID describe the running VMM process (empty when stopped).
+	Accel     string    `json:"accel,omitempty"`
+	PID       int       `json:"pid,omitempty"`
+	LastError string    `json:"last_error,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Image is the client's view of one root filesystem image.

@@ -83,7 +83,8 @@ func fixture() *daemontest.Store {
 		Images:  []store.Image{{ID: "i1", Name: "bookworm", KernelID: "k1", SizeBytes: 1 << 30, CreatedAt: now}, {ID: "i2", Name: "unused"}},
 		VMs: []store.VM{
 			{ID: "v1", Name: "dev", State: store.VMStopped, ImageID: "i1", KernelID: "k1", VCPUs: 2, MemoryMiB: 1024, IP: netip.MustParseAddr("172.30.0.2"), CreatedAt: now},
-			{ID: "v2", Name: "busy", State: store.VMRunning, ImageID: "i1", KernelID: "k1"},
+			{ID: "v2", Name: "busy", State: store.VMRunning, ImageID: "i1", KernelID: "k1", Tap: "bgtap2",
+				Runtime: []byte(`{"driver":"qemu","accel":"tcg","pid":4242,"pid_start":1,"console_log":"c","run_dir":"r"}`)},
 		},
 		Leases: map[string]bool{"v1": true, "v2": true},
 	}
@@ -121,6 +122,9 @@ func TestListAndShow(t *testing.T) {
 	}
 	if len(vms) != 2 || vms[0].Name != "busy" || vms[1].Name != "dev" {
 		t.Fatalf("VMs not listed by name: %+v", vms)
+	}
+	if vms[0].PID != 4242 || vms[0].Accel != "tcg" || vms[0].Tap != "bgtap2" || vms[1].PID != 0 {
+		t.Errorf("runtime details not shown for the running VM only: %+v", vms)
 	}
 	for _, key := range []string{"dev", "v1"} { // by name and by id
 		status, _, b = call(t, sock, "GET", "/v1/vms/"+key, "")

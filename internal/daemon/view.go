@@ -1,8 +1,11 @@
 package daemon
 
 import (
+	"encoding/json"
+
 	"banger/internal/api"
 	"banger/internal/store"
+	"banger/internal/vmm"
 )
 
 // names maps ids to names so views show what users typed, not ids. A
@@ -28,12 +31,19 @@ func vmView(v *store.VM, images, kernels names) api.VM {
 		DiskSizeBytes: v.DiskSizeBytes,
 		VMM:           v.VMM,
 		MAC:           v.MAC,
+		Tap:           v.Tap,
 		LastError:     v.LastError,
 		CreatedAt:     v.CreatedAt,
 		UpdatedAt:     v.UpdatedAt,
 	}
 	if v.IP.IsValid() {
 		out.IP = v.IP.String()
+	}
+	// Runtime is written by the lifecycle from a vmm.State; a row that does
+	// not decode shows no process details rather than failing the listing.
+	var st vmm.State
+	if len(v.Runtime) > 0 && json.Unmarshal(v.Runtime, &st) == nil {
+		out.Accel, out.PID = st.Accel, st.PID
 	}
 	return out
 }
