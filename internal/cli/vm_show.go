@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"banger/internal/api"
 	"banger/internal/client"
 )
 
@@ -20,9 +21,18 @@ func vmShowCmd(a *app) *cobra.Command {
 		return render(cmd, *out, v, func(w io.Writer) {
 			fields(w, "Name", v.Name, "ID", v.ID, "State", v.State, "Image", orDash(v.Image), "Kernel", orDash(v.Kernel),
 				"VCPUs", fmt.Sprint(v.VCPUs), "Memory", fmt.Sprintf("%dMiB", v.MemoryMiB), "Disk", size(v.DiskSizeBytes),
-				"VMM", orDash(v.VMM), "IP", orDash(v.IP), "MAC", orDash(v.MAC), "Created", when(v.CreatedAt),
+				"VMM", orDash(v.VMM), "IP", orDash(v.IP), "MAC", orDash(v.MAC), "Tap", orDash(v.Tap),
+				"Process", process(v), "Created", when(v.CreatedAt),
 				"Last error", orDash(v.LastError))
 		})
 	})
 	return cmd
+}
+
+// process describes the VMM process of a running VM.
+func process(v *api.VM) string {
+	if v.PID == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("pid %d (%s)", v.PID, orDash(v.Accel))
 }
