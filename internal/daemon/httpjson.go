@@ -20,8 +20,8 @@ const maxBody = 1 << 20
 // decodeJSON reads exactly one JSON object from r's body into v, refusing
 // unknown fields, trailing data and bodies over maxBody. Its *api.Error
 // says what is wrong in terms a client can fix.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) *api.Error {
-	body := http.MaxBytesReader(w, r.Body, maxBody)
+func decodeJSON(r *http.Request, v any) *api.Error {
+	body := http.MaxBytesReader(nil, r.Body, maxBody)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)

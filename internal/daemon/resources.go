@@ -50,7 +50,7 @@ func (d *Daemon) getVM(r *http.Request) (int, any, error) {
 
 func (d *Daemon) createVM(r *http.Request) (int, any, error) {
 	var req api.CreateVMRequest
-	if err := decodeJSON(nil, r, &req); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return 0, nil, err
 	}
 	if err := req.Validate(); err != nil {
