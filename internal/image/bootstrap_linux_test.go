@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,22 +152,54 @@ func TestBootstrapFailureLeavesNothing(t *testing.T) {
 	}
 }
 
-// Cancelling ctx stops debootstrap promptly.
+// Cancelling ctx stops debootstrap promptly. The mirror is a loopback
+// listener that accepts and never answers, so debootstrap hangs until then.
 func TestBootstrapCancel(t *testing.T) {
 	requireBootstrapHost(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan net.Conn, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			select {
+			case conns <- c:
+			default:
+				c.Close()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		close(conns)
+		for c := range conns {
+			c.Close()
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	cache := t.TempDir()
-	spec := BootstrapSpec{SSHPublicKey: "ssh-ed25519 AAAA x", Packages: []string{"hello"}} // a key no other test builds
+	spec := BootstrapSpec{Mirror: "http://" + ln.Addr().String() + "/debian", SSHPublicKey: "ssh-ed25519 AAAA x"}
 	start := time.Now()
-	err := Bootstrap(ctx, spec, cache, filepath.Join(t.TempDir(), "img"), nil)
+	err = Bootstrap(ctx, spec, cache, filepath.Join(t.TempDir(), "img"), nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Bootstrap with a 2 s deadline: %v, want context.DeadlineExceeded", err)
+		t.Fatalf("Bootstrap with a 3 s deadline: %v, want context.DeadlineExceeded", err)
 	}
 	if d := time.Since(start); d > 45*time.Second {
 		t.Errorf("Bootstrap took %v to stop", d)
 	}
 	if m, _ := mountsUnder(cache); len(m) != 0 {
 		t.Errorf("mounts left under the cache: %v", m)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(cache, "rootfs")); len(ents) > 1 { // only the lock file
+		t.Errorf("cache holds %d entries after a cancelled build", len(ents))
 	}
 }
