@@ -3,8 +3,10 @@ package qemu_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +47,7 @@ func TestSurvivesDaemonExit(t *testing.T) {
 	bin := testenv.RequireBinary(t, "qemu-system-x86_64", "qemu-system-x86")
 	guest := buildTestGuest(t)
 	spec := vmm.Spec{ID: "adopt", VCPUs: 1, MemoryMiB: 256, Kernel: guest.Kernel,
-		Initrd: guest.Initrd, Cmdline: "quiet", RunDir: t.TempDir()}
+		Initrd: guest.Initrd, Cmdline: "", RunDir: t.TempDir()}
 	specJSON, _ := json.Marshal(spec)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperDaemon$", "-test.v")
 	cmd.Env = append(os.Environ(), "BANGER_QEMU_HELPER_SPEC="+string(specJSON), "BANGER_QEMU_HELPER_BIN="+bin)
@@ -86,7 +88,12 @@ func TestSurvivesDaemonExit(t *testing.T) {
 		}
 	}
 	if !echoed {
-		t.Fatal("agent port never echoed")
+		stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", st.PID))
+		stderr, _ := os.ReadFile(filepath.Join(st.RunDir, "qemu.stderr"))
+		var status any
+		qerr := qemu.QMPDo(context.Background(), st.ControlSock, "query-status", nil, &status)
+		t.Fatalf("agent port never echoed; stat %s; status %v %v; stderr %s; console:\n%s",
+			stat, status, qerr, stderr, readConsole(st))
 	}
 	for !strings.Contains(readConsole(st), "banger-test: ready") && ctx.Err() == nil {
 		time.Sleep(100 * time.Millisecond)

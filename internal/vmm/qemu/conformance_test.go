@@ -30,7 +30,7 @@ func TestConformance(t *testing.T) {
 				MemoryMiB: 256,
 				Kernel:    guest.Kernel,
 				Initrd:    guest.Initrd,
-				Cmdline:   "quiet",
+				Cmdline:   "",
 				Disks: []vmm.Disk{
 					{Path: raw, Format: vmm.FormatRaw, ReadOnly: true},
 					{Path: qcow2, Format: vmm.FormatQcow2, ReadOnly: true},

@@ -46,7 +46,7 @@ func TestNICInNetns(t *testing.T) {
 	}
 	d := qemu.New(qemu.Options{Binary: wrapper, Accel: qemu.AccelTCG, Logger: testLogger(t)})
 	spec := vmm.Spec{ID: "nic", VCPUs: 1, MemoryMiB: 256, Kernel: guest.Kernel, Initrd: guest.Initrd,
-		Cmdline: "quiet", NICs: []vmm.NetIf{{Tap: "bgtap0", MAC: "52:54:00:aa:bb:01"}}, RunDir: t.TempDir()}
+		Cmdline: "", NICs: []vmm.NetIf{{Tap: "bgtap0", MAC: "52:54:00:aa:bb:01"}}, RunDir: t.TempDir()}
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	inst, err := d.Start(ctx, spec)
