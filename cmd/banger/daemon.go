@@ -70,8 +70,13 @@ func runDaemon(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("setting up host network: %w", err)
 	}
+	deps, err := lifecycleDeps(ctx, cfg, st, net, log)
+	if err != nil {
+		return err
+	}
+	deps.Store, deps.Network, deps.Logger, deps.Version = st, net, log, version
 
-	d, err := daemon.New(cfg, daemon.Deps{Store: st, Network: net, Logger: log, Version: version})
+	d, err := daemon.New(cfg, deps)
 	if err != nil {
 		return err
 	}

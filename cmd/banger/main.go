@@ -17,7 +17,7 @@ var version = "dev" // set by -ldflags "-X main.version=..."
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	root := cli.NewRoot(version)
-	root.AddCommand(daemonCmd())
+	root.AddCommand(daemonCmd(), doctorCmd())
 	code := cli.Execute(ctx, root, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -136,7 +136,7 @@ func TestBadInput(t *testing.T) {
 		{"name with slash", []string{"vm", "show", "a/b"}, 1, []string{`"a/b"`, "'/'", "hint: a name is " + api.NameRule}},
 		{"rm name with slash", []string{"image", "rm", "../etc"}, 1, []string{`"../etc"`, "a name is"}},
 		{"create name with slash", []string{"vm", "create", "a/b"}, 1, []string{`"a/b"`, "a name is"}},
-		{"create bad vcpus", []string{"vm", "create", "dev2", "--vcpus", "999"}, 1, []string{"vcpus 999", "1 to"}},
+		{"create bad vcpus", []string{"vm", "create", "dev2", "--cpus", "999"}, 1, []string{"vcpus 999", "1 to"}},
 		{"create bad vmm", []string{"vm", "create", "dev2", "--vmm", "vbox"}, 1, []string{`"vbox"`, "firecracker or qemu"}},
 		{"create unavailable", []string{"vm", "create", "dev2"}, 1, []string{"VM creation is not available yet", "hint: "}},
 		{"rm running VM", []string{"vm", "rm", "busy"}, 1, []string{"running", "--force"}},
@@ -148,11 +148,11 @@ func TestBadInput(t *testing.T) {
 		{"missing name rm", []string{"kernel", "rm"}, 2, []string{"needs NAME"}},
 		{"too many names", []string{"vm", "show", "a", "b"}, 2, []string{"takes only NAME"}},
 		{"ls with args", []string{"vm", "ls", "dev"}, 2, []string{"takes no arguments"}},
-		{"unknown command", []string{"vm", "sohw"}, 2, []string{`unknown command "sohw"`, "did you mean show?"}},
+		{"unknown command", []string{"vm", "sohw"}, 2, []string{`unknown command "sohw"`, "did you mean show"}},
 		{"unknown top command", []string{"vmm"}, 2, []string{`unknown command "vmm"`, "did you mean vm?"}},
 		{"group alone", []string{"image"}, 2, []string{"needs a command", "ls", "rm", "show"}},
 		{"unknown flag", []string{"vm", "ls", "--bogus"}, 2, []string{"--bogus", "banger vm ls --help"}},
-		{"bad flag value", []string{"vm", "create", "x", "--vcpus", "two"}, 2, []string{`"two"`, "--vcpus"}},
+		{"bad flag value", []string{"vm", "create", "x", "--cpus", "two"}, 2, []string{`"two"`, "--cpus"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -77,6 +77,10 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, stdout, st
 		fmt.Fprintf(stderr, "banger: %s\nRun '%s --help' for usage.\n", ue.msg, cmd.CommandPath())
 		return 2
 	}
+	var xe exitError
+	if errors.As(err, &xe) {
+		return xe.code // the remote command's own status; it printed its own messages
+	}
 	var ae *api.Error
 	if errors.As(err, &ae) {
 		fmt.Fprintf(stderr, "banger: %s\n", ae.Message)

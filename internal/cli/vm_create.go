@@ -15,7 +15,7 @@ func vmCreateCmd(a *app) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&req.Image, "image", "", "root filesystem image (default: the configured one)")
 	f.StringVar(&req.Kernel, "kernel", "", "guest kernel (default: the image's)")
-	f.IntVar(&req.VCPUs, "vcpus", 0, "virtual CPUs (default from config)")
+	f.IntVar(&req.VCPUs, "cpus", 0, "virtual CPUs (default from config)")
 	f.IntVar(&req.MemoryMiB, "memory", 0, "memory in MiB (default from config)")
 	f.StringVar(&req.DiskSize, "disk-size", "", "root disk size, e.g. 8G (default from config)")
 	f.StringVar(&req.VMM, "vmm", "", "firecracker or qemu (default from config)")

@@ -85,7 +85,11 @@ type Deps struct {
 	Store   Store
 	VMs     VMService
 	Network HostNetwork
-	Logger  *slog.Logger // default: discard
+	// Catalog imports kernels and builds images; nil answers "unavailable".
+	Catalog *Catalog
+	// SSHKeyPath is the private key that logs into guests (vm ssh).
+	SSHKeyPath string
+	Logger     *slog.Logger // default: discard
 	Version string       // build version reported by GET /v1/version
 	// ShutdownTimeout bounds how long Serve waits for requests in flight
 	// once its context is cancelled (default 10s).
