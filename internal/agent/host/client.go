@@ -62,6 +62,7 @@ func Dial(ctx context.Context, dial func(context.Context) (net.Conn, error)) (*C
 // that answered an earlier hello and then read a later one has dropped
 // the session it started for the earlier one.
 func handshake(ctx context.Context, conn net.Conn) (*bufio.Reader, error) {
+	conn.SetDeadline(time.Time{}) // an earlier Client's Close set it
 	br := bufio.NewReader(conn)
 	var (
 		mu   sync.Mutex
@@ -171,8 +172,12 @@ type bufConn struct {
 
 func (c *bufConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
-// Close ends the yamux session and the stream. A second call returns nil.
+// Close ends the yamux session and closes the stream. A second call
+// returns nil. If the stream's Close does not close it (a serial port kept
+// open for the next Dial), its deadline is set to now so the session's
+// reader returns; the next Dial clears it.
 func (c *Client) Close() error {
+	c.conn.SetDeadline(time.Now())
 	err := c.sess.Close()
 	c.conn.Close()
 	return err
