@@ -212,3 +212,23 @@ func unescapeMountinfo(s string) string {
 	}
 	return b.String()
 }
+
+// PrepareCache runs (or reuses) only the debootstrap step of spec, the one
+// that needs the Debian archive, so that a later Bootstrap with the same
+// suite, mirror and packages works without network access (a daemon inside
+// a network namespace in tests, say). The SSH key may be a placeholder: it
+// does not affect this step.
+func PrepareCache(ctx context.Context, spec BootstrapSpec, cacheDir string, progress func(Progress)) error {
+	if progress == nil {
+		progress = func(Progress) {}
+	}
+	if spec.SSHPublicKey == "" {
+		spec.SSHPublicKey = "unused"
+	}
+	s, err := spec.withDefaults()
+	if err != nil {
+		return err
+	}
+	_, err = cachedRootfs(ctx, s, cacheDir, progress)
+	return err
+}

@@ -105,6 +105,11 @@ func (d *Driver) Start(ctx context.Context, spec vmm.Spec) (vmm.Instance, error)
 		return nil, fmt.Errorf("creating qemu stderr log: %w", err)
 	}
 	defer stderr.Close() // the child holds its own copy
+	if accel == AccelTCG {
+		if extra := tcgClockArgs(); extra != "" {
+			spec.Cmdline = strings.TrimSpace(spec.Cmdline + " " + extra)
+		}
+	}
 	args := BuildArgs(spec, accel, paths)
 	cmd := exec.Command(d.binary, args...)
 	cmd.Stdout = stderr
