@@ -16,6 +16,8 @@ import (
 // call yields exactly the same rules and no packet sees a half-built table.
 // Other tables are never read or changed.
 func (l *Linux) EnsureFirewall(ctx context.Context) error {
+	l.mu.Lock() // one host change at a time: concurrent creates share the bridge
+	defer l.mu.Unlock()
 	if err := l.check(ctx); err != nil {
 		return err
 	}

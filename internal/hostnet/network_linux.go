@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -19,6 +20,7 @@ var _ Network = (*Linux)(nil)
 // was in when New was called; every method refuses to run from a thread in
 // another namespace, so a stray goroutine cannot change the wrong one.
 type Linux struct {
+	mu   sync.Mutex
 	cfg  Config
 	rec  Recorder
 	log  *slog.Logger
@@ -114,6 +116,8 @@ func (l *Linux) adopt(ctx context.Context, link netlink.Link, kind, name, wantTy
 // value it had). A second call changes nothing. A bridge of that name that
 // banger did not record is left alone and reported as ErrForeign.
 func (l *Linux) EnsureBridge(ctx context.Context) error {
+	l.mu.Lock() // one host change at a time: concurrent creates share the bridge
+	defer l.mu.Unlock()
 	if err := l.check(ctx); err != nil {
 		return err
 	}
@@ -193,6 +197,8 @@ func TapName(vmID string) string {
 // must exist. A tap of that name that banger did not record is ErrForeign;
 // one recorded for another VM is ErrOtherOwner.
 func (l *Linux) EnsureTap(ctx context.Context, name, owner string) error {
+	l.mu.Lock() // one host change at a time: concurrent creates share the bridge
+	defer l.mu.Unlock()
 	if err := l.check(ctx); err != nil {
 		return err
 	}
@@ -256,6 +262,8 @@ func (l *Linux) EnsureTap(ctx context.Context, name, owner string) error {
 // or a tap that is already gone, is not an error. A tap banger did not
 // record is not deleted (ErrForeign).
 func (l *Linux) DeleteTap(ctx context.Context, name string) error {
+	l.mu.Lock() // one host change at a time: concurrent creates share the bridge
+	defer l.mu.Unlock()
 	if err := l.check(ctx); err != nil {
 		return err
 	}

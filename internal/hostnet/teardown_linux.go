@@ -13,6 +13,8 @@ import (
 // second call finds nothing recorded and does nothing. Recorded objects of
 // kinds hostnet does not own are left to their owners.
 func (l *Linux) Teardown(ctx context.Context) error {
+	l.mu.Lock() // one host change at a time: concurrent creates share the bridge
+	defer l.mu.Unlock()
 	if err := l.check(ctx); err != nil {
 		return err
 	}
