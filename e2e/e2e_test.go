@@ -29,11 +29,18 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	bangerBin = filepath.Join(dir, "banger")
-	build := exec.Command("go", "build", "-o", bangerBin, "banger/cmd/banger")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building banger:", err)
-		os.Exit(1)
+	// The daemon finds banger-agent beside its own binary, as installed.
+	for _, b := range [][]string{
+		{"go", "build", "-o", bangerBin, "banger/cmd/banger"},
+		{"go", "build", "-o", filepath.Join(dir, "banger-agent"), "banger/cmd/banger-agent"},
+	} {
+		build := exec.Command(b[0], b[1:]...)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building", b[len(b)-1], err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -56,6 +56,14 @@ func TestVMLifecycle(t *testing.T) {
 		t.Fatalf("two VMs share %s", vms["alpha"].IP)
 	}
 
+	// A duplicate name is refused and disturbs nothing.
+	if _, err := e.try("vm", "create", "alpha", "--image", "base"); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("duplicate create: %v", err)
+	}
+	if v := e.show("alpha"); v.State != "running" || v.PID != vms["alpha"].PID {
+		t.Fatalf("duplicate create disturbed alpha: %+v", v)
+	}
+
 	// Exit codes propagate through vm ssh.
 	if _, err := e.try("vm", "ssh", "alpha", "--", "exit 7"); err == nil || !strings.Contains(err.Error(), "exit status 7") {
 		t.Fatalf("ssh exit code not propagated: %v", err)

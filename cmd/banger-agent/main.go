@@ -41,10 +41,9 @@ func main() {
 }
 
 func run() error {
-	defSerial := ""
-	if _, err := os.Stat(guest.DefaultSerialPath); err == nil {
-		defSerial = guest.DefaultSerialPath
-	}
+	// The serial port is served even before its device node exists (udev
+	// makes it once virtio_console binds): ServeSerial waits for it.
+	defSerial := guest.DefaultSerialPath
 	vsockPort := flag.Uint("vsock-port", 1024, "vsock port to listen on (0: none)")
 	serial := flag.String("serial", defSerial, "virtio-serial port to serve (empty: none)")
 	stateDir := flag.String("state-dir", "/var/lib/banger-agent", "directory for session state")

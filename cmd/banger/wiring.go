@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
 
 	"banger/internal/config"
@@ -12,7 +13,6 @@ import (
 	"banger/internal/disk"
 	"banger/internal/doctor"
 	"banger/internal/hostnet"
-	"banger/internal/ready"
 	"banger/internal/sshkey"
 	"banger/internal/store"
 	"banger/internal/vm"
@@ -28,16 +28,12 @@ func lifecycleDeps(ctx context.Context, cfg config.Config, st *store.Store, net 
 	if err != nil {
 		return daemon.Deps{}, err
 	}
-	signer, err := keys.Signer()
-	if err != nil {
-		return daemon.Deps{}, err
-	}
 	pub, err := keys.PublicKey()
 	if err != nil {
 		return daemon.Deps{}, err
 	}
 	drivers := map[string]vmm.Driver{
-		qemu.Name: qemu.New(qemu.Options{Binary: cfg.VMM.QEMU, Accel: cfg.VMM.Accel, Logger: log.With("driver", qemu.Name)}),
+		qemu.Name:        qemu.New(qemu.Options{Binary: cfg.VMM.QEMU, Accel: cfg.VMM.Accel, Logger: log.With("driver", qemu.Name)}),
 		firecracker.Name: firecracker.New(firecracker.Options{Binary: cfg.VMM.Firecracker, Logger: log.With("driver", firecracker.Name)}),
 	}
 	driver, accel, why := doctor.ChooseVMM(cfg, doctor.Host())
@@ -51,7 +47,7 @@ func lifecycleDeps(ctx context.Context, cfg config.Config, st *store.Store, net 
 	m := vm.New(vm.Options{
 		StateDir: cfg.StateDir, Subnet: cfg.Subnet(), Gateway: cfg.Gateway().Addr(), DNS: dns,
 		DefaultDriver: driver,
-	}, st, net, diskCloner{}, ready.SSH{Signer: signer}, drivers, log.With("component", "vm"))
+	}, st, net, diskCloner{}, nil, drivers, log.With("component", "vm")) // ready = guest agent answers
 	if err := m.Reconcile(ctx); err != nil {
 		log.Error("reconciling VMs at start-up", "err", err)
 	}
@@ -61,8 +57,29 @@ func lifecycleDeps(ctx context.Context, cfg config.Config, st *store.Store, net 
 		Catalog: &daemon.Catalog{
 			Store: st, StateDir: cfg.StateDir, CacheDir: cfg.CacheDir,
 			SSHPublicKey: string(pub),
+			AgentBinary:  findAgentBinary(),
 		},
 	}, nil
+}
+
+// findAgentBinary locates banger-agent, which goes into every image:
+// $BANGER_AGENT, else beside the banger binary, else where
+// scripts/quickstart installs it. "" when there is none.
+func findAgentBinary() string {
+	cands := []string{os.Getenv("BANGER_AGENT")}
+	if exe, err := os.Executable(); err == nil {
+		cands = append(cands, filepath.Join(filepath.Dir(exe), "banger-agent"))
+	}
+	cands = append(cands, "/usr/local/lib/banger/banger-agent", "/usr/lib/banger/banger-agent")
+	for _, c := range cands {
+		if c == "" {
+			continue
+		}
+		if fi, err := os.Stat(c); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return c
+		}
+	}
+	return ""
 }
 
 // diskCloner adapts package disk to vm.Disks.

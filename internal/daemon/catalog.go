@@ -34,7 +34,6 @@ type Catalog struct {
 	SSHPublicKey string
 	// AgentBinary, when set, is installed into bootstrapped images.
 	AgentBinary string
-	AgentArgs   []string
 }
 
 // ImportKernel imports req's kernel (default: the host's newest).
@@ -108,8 +107,12 @@ func (c *Catalog) Bootstrap(ctx context.Context, req api.BootstrapImageRequest, 
 	if err != nil {
 		return nil, err
 	}
+	if c.AgentBinary == "" {
+		return nil, &api.Error{Code: api.CodeUnavailable, Message: "the guest agent binary banger-agent was not found",
+			Hint: "install it beside the banger binary or in /usr/local/lib/banger/ (`make build` makes bin/banger-agent), or set BANGER_AGENT"}
+	}
 	spec := image.BootstrapSpec{Suite: suite, Packages: req.Packages, SSHPublicKey: c.SSHPublicKey,
-		AgentBinary: c.AgentBinary, AgentArgs: c.AgentArgs, SizeBytes: size}
+		AgentBinary: c.AgentBinary, SizeBytes: size}
 	if kern.ModulesDir != "" {
 		spec.ExtraFiles = append(spec.ExtraFiles, image.ExtraFile{Source: kern.ModulesDir, Dest: "/lib/modules/" + kern.Version})
 	}

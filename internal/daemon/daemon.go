@@ -90,7 +90,7 @@ type Deps struct {
 	// SSHKeyPath is the private key that logs into guests (vm ssh).
 	SSHKeyPath string
 	Logger     *slog.Logger // default: discard
-	Version string       // build version reported by GET /v1/version
+	Version    string       // build version reported by GET /v1/version
 	// ShutdownTimeout bounds how long Serve waits for requests in flight
 	// once its context is cancelled (default 10s).
 	ShutdownTimeout time.Duration

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"banger/internal/agent/assets"
 	"context"
 	"errors"
 	"fmt"
@@ -169,21 +170,6 @@ const hosts = `127.0.0.1	localhost
 ::1		localhost ip6-localhost ip6-loopback
 `
 
-func agentUnit(args []string) string {
-	return `[Unit]
-Description=banger guest agent
-After=local-fs.target
-
-[Service]
-ExecStart=` + strings.Join(append([]string{AgentPath}, args...), " ") + `
-Restart=always
-RestartSec=1
-
-[Install]
-WantedBy=multi-user.target
-`
-}
-
 // enabled lists (unit, target) pairs linked into target.wants.
 var enabled = [][2]string{
 	{"banger-net.service", "multi-user.target"},
@@ -216,7 +202,9 @@ func customizeRootfs(ctx context.Context, root string, s BootstrapSpec) error {
 		return err
 	}
 	if s.AgentBinary != "" {
-		files = append(files, guestFile{"/etc/systemd/system/banger-agent.service", 0o644, agentUnit(s.AgentArgs)})
+		for _, f := range assets.Files() {
+			files = append(files, guestFile{f.Path, fs.FileMode(f.Mode), string(f.Content)})
+		}
 	}
 	if err := mkdirIn(root, "/root/.ssh", 0o700); err != nil {
 		return err
@@ -233,7 +221,7 @@ func customizeRootfs(ctx context.Context, root string, s BootstrapSpec) error {
 		"/etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service": "/lib/systemd/system/serial-getty@.service",
 	}
 	if s.AgentBinary != "" {
-		links["/etc/systemd/system/multi-user.target.wants/banger-agent.service"] = "/etc/systemd/system/banger-agent.service"
+		links[assets.UnitWantsLink] = assets.UnitPath
 	}
 	for _, u := range enabled {
 		links["/etc/systemd/system/"+u[1]+".wants/"+u[0]] = "/etc/systemd/system/" + u[0]
@@ -245,6 +233,15 @@ func customizeRootfs(ctx context.Context, root string, s BootstrapSpec) error {
 		if err := symlinkIn(root, name, target); err != nil {
 			return err
 		}
+	}
+
+	// An empty machine-id makes systemd generate one at every VM's first
+	// boot, instead of all VMs sharing the one debootstrap wrote.
+	if err := writeIn(root, guestFile{"/etc/machine-id", 0o444, ""}); err != nil {
+		return err
+	}
+	if err := removeIn(root, "/var/lib/dbus/machine-id"); err != nil {
+		return err
 	}
 
 	// Host keys made by openssh-server's postinst would be shared by every

@@ -32,8 +32,8 @@ func TestCustomizeRootfs(t *testing.T) {
 	}
 	spec := BootstrapSpec{
 		Mirror: "http://mirror.example/debian", SSHPublicKey: "ssh-ed25519 AAAA banger\n",
-		AgentBinary: agent, AgentArgs: []string{"--port", "/dev/virtio-ports/banger.agent"},
-		ExtraFiles: []ExtraFile{{Source: tree, Dest: "/opt/agents"}},
+		AgentBinary: agent,
+		ExtraFiles:  []ExtraFile{{Source: tree, Dest: "/opt/agents"}},
 	}
 	s, err := spec.withDefaults()
 	if err != nil {
@@ -58,7 +58,8 @@ func TestCustomizeRootfs(t *testing.T) {
 		{"etc/systemd/network/10-banger-eth0.network", 0o644, "KeepConfiguration=yes"},
 		{"usr/local/sbin/banger-net", 0o755, "/proc/cmdline"},
 		{"etc/systemd/system/banger-ssh-hostkey.service", 0o644, "ssh-keygen"},
-		{"etc/systemd/system/banger-agent.service", 0o644, "ExecStart=/usr/local/bin/banger-agent --port /dev/virtio-ports/banger.agent"},
+		{"etc/systemd/system/banger-agent.service", 0o644, "ExecStart=/usr/local/bin/banger-agent "},
+		{"etc/modules-load.d/banger-agent.conf", 0o644, "virtio_console"},
 		{"usr/local/bin/banger-agent", 0o755, "#!/bin/true"},
 		{"opt/agents/bin/node", 0o755, "node"},
 		{"etc/resolv.conf", 0o644, "ip= argument"},
@@ -77,6 +78,9 @@ func TestCustomizeRootfs(t *testing.T) {
 		if !strings.Contains(string(data), f.contains) {
 			t.Errorf("%s does not contain %q:\n%s", f.path, f.contains, data)
 		}
+	}
+	if id, err := os.ReadFile(filepath.Join(root, "etc/machine-id")); err != nil || len(id) != 0 {
+		t.Errorf("/etc/machine-id must be empty so each VM makes its own: %q %v", id, err)
 	}
 	if fi, err := os.Stat(filepath.Join(root, "root/.ssh")); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("/root/.ssh: %v, %v; want mode 0700", fi, err)

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"banger/internal/agent/assets"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -17,7 +18,7 @@ import (
 
 // FormatVersion changes whenever the customisation of the image changes,
 // so images built by an older banger get a different InputHash.
-const FormatVersion = "banger-image-1"
+const FormatVersion = "banger-image-2"
 
 // DefaultSuite is the Debian release bootstrapped when the spec names none.
 const DefaultSuite = "bookworm"
@@ -42,10 +43,9 @@ type BootstrapSpec struct {
 	// SSHPublicKey is the authorized_keys line for root (required).
 	SSHPublicKey string
 	// AgentBinary is an optional host path to banger-agent, installed as
-	// /usr/local/bin/banger-agent with a systemd unit running it with
-	// AgentArgs.
+	// /usr/local/bin/banger-agent with its systemd unit and modules-load
+	// list (internal/agent/assets).
 	AgentBinary string
-	AgentArgs   []string
 	// Hostname is written to /etc/hostname when set. Left "", the image has
 	// no /etc/hostname and the guest keeps the name the kernel's ip=
 	// argument gives it.
@@ -125,12 +125,15 @@ func InputHash(spec BootstrapSpec) (string, error) {
 		return "", err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "format=%s\ndebootstrap=%s\nkey=%s\nhostname=%s\nsize=%d\nagentargs=%q\n",
-		FormatVersion, s.debootstrapKey(), strings.TrimSpace(s.SSHPublicKey), s.Hostname, s.SizeBytes, s.AgentArgs)
+	fmt.Fprintf(h, "format=%s\ndebootstrap=%s\nkey=%s\nhostname=%s\nsize=%d\n",
+		FormatVersion, s.debootstrapKey(), strings.TrimSpace(s.SSHPublicKey), s.Hostname, s.SizeBytes)
 	if s.AgentBinary != "" {
 		fmt.Fprint(h, "agent=")
 		if err := hashPath(h, s.AgentBinary); err != nil {
 			return "", err
+		}
+		for _, f := range assets.Files() {
+			fmt.Fprintf(h, "asset=%s mode=%o len=%d\n%s", f.Path, f.Mode, len(f.Content), f.Content)
 		}
 	}
 	for _, e := range s.ExtraFiles {

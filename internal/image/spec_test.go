@@ -107,15 +107,12 @@ func TestInputHash(t *testing.T) {
 	}
 
 	changes := map[string]func(*BootstrapSpec){
-		"suite":    func(s *BootstrapSpec) { s.Suite = "trixie" },
-		"mirror":   func(s *BootstrapSpec) { s.Mirror = "http://other.example/debian" },
-		"packages": func(s *BootstrapSpec) { s.Packages = []string{"git"} },
-		"key":      func(s *BootstrapSpec) { s.SSHPublicKey = "ssh-ed25519 BBBB test" },
-		"size":     func(s *BootstrapSpec) { s.SizeBytes = 3 << 30 },
-		"hostname": func(s *BootstrapSpec) { s.Hostname = "box" },
-		"agentargs": func(s *BootstrapSpec) {
-			s.AgentArgs = []string{"--port", "x"}
-		},
+		"suite":      func(s *BootstrapSpec) { s.Suite = "trixie" },
+		"mirror":     func(s *BootstrapSpec) { s.Mirror = "http://other.example/debian" },
+		"packages":   func(s *BootstrapSpec) { s.Packages = []string{"git"} },
+		"key":        func(s *BootstrapSpec) { s.SSHPublicKey = "ssh-ed25519 BBBB test" },
+		"size":       func(s *BootstrapSpec) { s.SizeBytes = 3 << 30 },
+		"hostname":   func(s *BootstrapSpec) { s.Hostname = "box" },
 		"no agent":   func(s *BootstrapSpec) { s.AgentBinary = "" },
 		"extra dest": func(s *BootstrapSpec) { s.ExtraFiles = []ExtraFile{{Source: extra, Dest: "/opt/other"}} },
 	}

@@ -24,7 +24,7 @@ type SSH struct {
 }
 
 // Wait polls until the guest answers, the instance dies, or ctx ends.
-func (s SSH) Wait(ctx context.Context, addr netip.Addr, inst vmm.Instance) error {
+func (s SSH) Wait(ctx context.Context, _ string, addr netip.Addr, inst vmm.Instance) error {
 	interval := s.Interval
 	if interval == 0 {
 		interval = 200 * time.Millisecond

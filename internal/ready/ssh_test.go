@@ -79,7 +79,7 @@ func TestSSHWaitsForTheServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	p := SSH{Signer: signer, Port: port, Interval: 50 * time.Millisecond}
-	if err := p.Wait(ctx, netip.MustParseAddr("127.0.0.1"), nil); err != nil {
+	if err := p.Wait(ctx, "vm", netip.MustParseAddr("127.0.0.1"), nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -94,7 +94,7 @@ func TestSSHWrongKeyTimesOut(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
 	defer cancel()
 	p := SSH{Signer: newSigner(t), Port: ln.Addr().(*net.TCPAddr).Port, Interval: 50 * time.Millisecond}
-	err = p.Wait(ctx, netip.MustParseAddr("127.0.0.1"), nil)
+	err = p.Wait(ctx, "vm", netip.MustParseAddr("127.0.0.1"), nil)
 	if err == nil || !strings.Contains(err.Error(), "unable to authenticate") {
 		t.Fatalf("want an auth failure at the deadline, got %v", err)
 	}

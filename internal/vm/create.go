@@ -208,7 +208,7 @@ func (m *Manager) boot(ctx context.Context, drv vmm.Driver, v *store.VM, kern *s
 		{name: "waiting for the guest", do: func(ctx context.Context) error {
 			rctx, cancel := context.WithTimeout(ctx, m.opts.ReadyTimeout)
 			defer cancel()
-			if err := m.ready.Wait(rctx, v.IP, inst); err != nil {
+			if err := m.ready.Wait(rctx, v.ID, v.IP, inst); err != nil {
 				return fmt.Errorf("%w\n--- last lines of the serial console (%s) ---\n%s", err, inst.State().ConsoleLog, consoleTail(inst.State().ConsoleLog, 25))
 			}
 			return nil

@@ -193,6 +193,8 @@ func (fakeDisks) Clone(_ context.Context, src, dst string, formats []string, siz
 
 // fakeDriver starts fake instances; procs holds the live ones by VM id.
 type fakeDriver struct {
+	// agent, when set, serves the guest end of each DialAgent stream.
+	agent    func(net.Conn)
 	mu       sync.Mutex
 	procs    map[int]*fakeInst
 	nextPID  int
@@ -268,8 +270,15 @@ func (i *fakeInst) Wait(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
-func (i *fakeInst) DialAgent(context.Context) (net.Conn, error) { return nil, errors.New("no agent") }
+func (i *fakeInst) DialAgent(context.Context) (net.Conn, error) {
+	if i.d.agent == nil || !i.Running() {
+		return nil, errors.New("no agent")
+	}
+	hostEnd, guestEnd := net.Pipe()
+	go i.d.agent(guestEnd)
+	return hostEnd, nil
+}
 
 type fakeReady struct{ err error }
 
-func (r fakeReady) Wait(context.Context, netip.Addr, vmm.Instance) error { return r.err }
+func (r fakeReady) Wait(context.Context, string, netip.Addr, vmm.Instance) error { return r.err }

@@ -84,6 +84,7 @@ func (m *Manager) end(ctx context.Context, name string, graceful bool) (*store.V
 // stopped. Every part is idempotent, so it is also the rollback of boot.
 func (m *Manager) halt(ctx context.Context, v *store.VM, inst vmm.Instance, graceful bool) error {
 	var errs []error
+	m.dropAgent(v.ID)
 	if inst != nil {
 		if graceful {
 			sctx, cancel := context.WithTimeout(ctx, m.opts.StopTimeout)

@@ -51,9 +51,9 @@ type Disks interface {
 
 // ReadyProbe waits until a booted guest is ready for use.
 type ReadyProbe interface {
-	// Wait returns nil once the guest at addr (running as inst) is ready,
-	// or an error when ctx ends first.
-	Wait(ctx context.Context, addr netip.Addr, inst vmm.Instance) error
+	// Wait returns nil once the guest of VM id at addr (running as inst) is
+	// ready, or an error when ctx ends first.
+	Wait(ctx context.Context, id string, addr netip.Addr, inst vmm.Instance) error
 }
 
 // Options configure a Manager.
@@ -79,10 +79,12 @@ type Manager struct {
 
 	mu        sync.Mutex
 	instances map[string]vmm.Instance // by VM id, running only
+	agents    map[string]*agentConn    // by VM id
 	busy      map[string]bool         // VM ids with an operation in flight
 }
 
-// New returns a Manager. drivers maps driver name to driver.
+// New returns a Manager. drivers maps driver name to driver. A nil ready
+// probe means "ready when the guest agent answers ping".
 func New(opts Options, st Store, nw Network, disks Disks, ready ReadyProbe, drivers map[string]vmm.Driver, log *slog.Logger) *Manager {
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 3 * time.Minute
@@ -90,12 +92,17 @@ func New(opts Options, st Store, nw Network, disks Disks, ready ReadyProbe, driv
 	if opts.StopTimeout == 0 {
 		opts.StopTimeout = 30 * time.Second
 	}
-	return &Manager{
+	m := &Manager{
 		opts: opts, store: st, net: nw, disks: disks, ready: ready,
 		drivers: drivers, log: log,
 		instances: map[string]vmm.Instance{},
+		agents:    map[string]*agentConn{},
 		busy:      map[string]bool{},
 	}
+	if m.ready == nil {
+		m.ready = agentProbe{m}
+	}
+	return m
 }
 
 // Sentinel errors of the lifecycle, checked with errors.Is.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -59,10 +60,26 @@ func (s *Server) ServeVsock(ctx context.Context, port uint32) error {
 // ServeSerial serves the serial port at path: one stream for the life of
 // the agent, on which the host may start any number of yamux sessions
 // one after the other (see ServeStream).
+//
+// The port's device node is made by udev once virtio_console binds, which
+// may be after the agent starts: ServeSerial waits for it to appear, and
+// reopens it if serving fails, until ctx is done.
 func (s *Server) ServeSerial(ctx context.Context, path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		return fmt.Errorf("opening serial port: %w", err)
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY, 0)
+		if err == nil {
+			err = s.ServeStream(ctx, f, false)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("serving serial port; reopening", "path", path, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return s.ServeStream(ctx, f, false)
 }
