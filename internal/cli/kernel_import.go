@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -29,6 +30,16 @@ func kernelImportCmd(a *app) *cobra.Command {
 		}
 		if req.Kernel == "" && (req.Initrd != "" || req.Modules != "") {
 			return usageErr("--initrd and --modules go with --kernel")
+		}
+		// The daemon does not share the CLI's working directory.
+		for _, p := range []*string{&req.Kernel, &req.Initrd, &req.Modules} {
+			if *p != "" {
+				abs, err := filepath.Abs(*p)
+				if err != nil {
+					return err
+				}
+				*p = abs
+			}
 		}
 		k, err := c.ImportKernel(cmd.Context(), req)
 		if err != nil {

@@ -54,9 +54,9 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*store.VM, err
 	if err := drv.Available(ctx); err != nil {
 		return nil, fmt.Errorf("VMM %s cannot run here: %w", drv.Name(), err)
 	}
-	img, err := m.store.GetImage(ctx, req.Image)
+	img, err := m.pickImage(ctx, req.Image)
 	if err != nil {
-		return nil, fmt.Errorf("image %q: %w", req.Image, err)
+		return nil, err
 	}
 	kern, err := m.pickKernel(ctx, req.Kernel, img)
 	if err != nil {
@@ -128,12 +128,43 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*store.VM, err
 	return v, nil
 }
 
+// pickImage finds the named image; with no name, the newest one.
+func (m *Manager) pickImage(ctx context.Context, ref string) (*store.Image, error) {
+	if ref == "" {
+		imgs, err := m.store.ListImages(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(imgs) == 0 {
+			return nil, fmt.Errorf("%w: no image exists: build one with `banger image bootstrap`", store.ErrNotFound)
+		}
+		newest := imgs[0]
+		for _, i := range imgs[1:] {
+			if i.CreatedAt.After(newest.CreatedAt) {
+				newest = i
+			}
+		}
+		return &newest, nil
+	}
+	img, err := m.store.GetImage(ctx, ref)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: image %q does not exist: `banger image ls` lists images, `banger image bootstrap` builds one", store.ErrNotFound, ref)
+		}
+		return nil, fmt.Errorf("image %q: %w", ref, err)
+	}
+	return img, nil
+}
+
 func (m *Manager) pickKernel(ctx context.Context, ref string, img *store.Image) (*store.Kernel, error) {
 	if ref == "" {
 		ref = img.KernelID
 	}
 	if ref != "" {
 		k, err := m.store.GetKernel(ctx, ref)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: kernel %q does not exist: `banger kernel ls` lists kernels, `banger kernel import` adds one", store.ErrNotFound, ref)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("kernel %q: %w", ref, err)
 		}

@@ -138,6 +138,16 @@ func (s *memStore) GetImage(_ context.Context, ref string) (*store.Image, error)
 	return nil, store.ErrNotFound
 }
 
+func (s *memStore) ListImages(context.Context) ([]store.Image, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []store.Image
+	for _, i := range s.images {
+		out = append(out, i)
+	}
+	return out, nil
+}
+
 func (s *memStore) GetKernel(_ context.Context, ref string) (*store.Kernel, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

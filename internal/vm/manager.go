@@ -28,6 +28,7 @@ type Store interface {
 	AllocateLease(ctx context.Context, vmID string, subnet netip.Prefix, reserved ...netip.Addr) (netip.Addr, error)
 	ReleaseLease(ctx context.Context, vmID string) error
 	GetImage(ctx context.Context, idOrName string) (*store.Image, error)
+	ListImages(ctx context.Context) ([]store.Image, error)
 	GetKernel(ctx context.Context, idOrName string) (*store.Kernel, error)
 	ListKernels(ctx context.Context) ([]store.Kernel, error)
 }
@@ -79,7 +80,7 @@ type Manager struct {
 
 	mu        sync.Mutex
 	instances map[string]vmm.Instance // by VM id, running only
-	agents    map[string]*agentConn    // by VM id
+	agents    map[string]*agentConn   // by VM id
 	busy      map[string]bool         // VM ids with an operation in flight
 }
 
