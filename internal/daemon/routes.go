@@ -56,6 +56,7 @@ func (d *Daemon) routes() http.Handler {
 	handle("GET "+v+"/kernels/{name}", d.getKernel)
 	handle("DELETE "+v+"/kernels/{name}", d.removeKernel)
 	handle("POST "+v+"/system/teardown", d.teardown)
+	d.sessionRoutes(mux, handle)
 	return jsonMux(mux)
 }
 
