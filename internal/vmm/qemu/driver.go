@@ -105,12 +105,7 @@ func (d *Driver) Start(ctx context.Context, spec vmm.Spec) (vmm.Instance, error)
 		return nil, fmt.Errorf("creating qemu stderr log: %w", err)
 	}
 	defer stderr.Close() // the child holds its own copy
-	if accel == AccelTCG {
-		if extra := tcgClockArgs(); extra != "" {
-			spec.Cmdline = strings.TrimSpace(spec.Cmdline + " " + extra)
-		}
-	}
-	args := BuildArgs(spec, accel, paths)
+	args := CommandArgs(spec, accel, paths)
 	cmd := exec.Command(d.binary, args...)
 	cmd.Stdout = stderr
 	cmd.Stderr = stderr
@@ -140,6 +135,19 @@ func (d *Driver) Start(ctx context.Context, spec vmm.Spec) (vmm.Instance, error)
 	}
 	log.Info("qemu started", "pid", inst.st.PID, "accel", accel, "run_dir", spec.RunDir)
 	return inst, nil
+}
+
+// CommandArgs is the argv (without the binary) that Start passes for spec:
+// BuildArgs, plus under TCG the host's TSC frequency on the kernel command
+// line (see clock_linux.go). Unlike BuildArgs it reads the host
+// (/proc/cpuinfo). Benchmarks use it to boot the very same guest by hand.
+func CommandArgs(spec vmm.Spec, accel string, paths Paths) []string {
+	if accel == AccelTCG {
+		if extra := tcgClockArgs(); extra != "" {
+			spec.Cmdline = strings.TrimSpace(spec.Cmdline + " " + extra)
+		}
+	}
+	return BuildArgs(spec, accel, paths)
 }
 
 // waitReady polls the QMP socket until query-status says the VM runs, the
