@@ -1,84 +1,28 @@
 package store
 
-import (
-	"errors"
-	"net/netip"
-	"time"
+import "banger/internal/record"
+
+// The store persists the records of package record; these aliases keep
+// store.VM, store.ErrNotFound and friends working for its callers.
+type (
+	Kernel     = record.Kernel
+	Image      = record.Image
+	VM         = record.VM
+	Lease      = record.Lease
+	HostObject = record.HostObject
 )
 
-// Sentinel errors; callers check with errors.Is.
+// Sentinel errors, the same values as package record's.
 var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("already exists")
-	// ErrExhausted: no free address is left in the subnet.
-	ErrExhausted = errors.New("address pool exhausted")
+	ErrNotFound  = record.ErrNotFound
+	ErrConflict  = record.ErrConflict
+	ErrExhausted = record.ErrExhausted
 )
 
 // VM states.
 const (
-	VMCreating = "creating" // resources being acquired; not yet booted
-	VMRunning  = "running"
-	VMStopped  = "stopped"
-	VMError    = "error"
+	VMCreating = record.VMCreating
+	VMRunning  = record.VMRunning
+	VMStopped  = record.VMStopped
+	VMError    = record.VMError
 )
-
-// Kernel is an imported guest kernel.
-type Kernel struct {
-	ID         string
-	Name       string
-	Path       string // kernel image as stored under the state dir
-	Vmlinux    string // uncompressed ELF vmlinux, when extracted ("" if not)
-	Initrd     string
-	ModulesDir string
-	Version    string
-	CreatedAt  time.Time
-}
-
-// Image is a root filesystem image.
-type Image struct {
-	ID        string
-	Name      string
-	Path      string // raw ext4 image file
-	SizeBytes int64
-	InputHash string // cache key of the inputs that built it
-	KernelID  string // kernel it was built for ("" if any)
-	CreatedAt time.Time
-}
-
-// VM is one banger VM. Runtime holds the JSON of vmm.State while running.
-type VM struct {
-	ID            string
-	Name          string
-	State         string
-	ImageID       string
-	KernelID      string
-	VCPUs         int
-	MemoryMiB     int
-	DiskSizeBytes int64
-	VMM           string // driver name
-	IP            netip.Addr
-	MAC           string
-	Tap           string
-	RunDir        string
-	Runtime       []byte // JSON vmm.State, nil when not running
-	LastError     string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-}
-
-// Lease is one IP address held by one VM.
-type Lease struct {
-	Addr      netip.Addr
-	VMID      string
-	CreatedAt time.Time
-}
-
-// HostObject is one thing banger created on the host (bridge, tap, nftables
-// table, ...). It is recorded before it is created and forgotten after it is
-// removed, so teardown never guesses names.
-type HostObject struct {
-	Kind      string // "bridge", "tap", "nftables-table", ...
-	Name      string
-	Owner     string // VM id, or "" for shared objects
-	CreatedAt time.Time
-}

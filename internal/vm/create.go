@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 
-	"banger/internal/store"
+	"banger/internal/record"
 	"banger/internal/vmm"
 )
 
@@ -37,7 +37,7 @@ func ValidateName(name string) error {
 
 // Create makes a VM, boots it and waits until it is ready. On any failure
 // every resource acquired so far is released and the VM row is removed.
-func (m *Manager) Create(ctx context.Context, req CreateRequest) (*store.VM, error) {
+func (m *Manager) Create(ctx context.Context, req CreateRequest) (*record.VM, error) {
 	if err := ValidateName(req.Name); err != nil {
 		return nil, err
 	}
@@ -70,8 +70,8 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*store.VM, err
 		return nil, fmt.Errorf("%w: disk size %d bytes is smaller than image %s (%d bytes)", ErrInvalid, size, img.Name, img.SizeBytes)
 	}
 
-	v := &store.VM{
-		Name: req.Name, State: store.VMCreating, ImageID: img.ID, KernelID: kern.ID,
+	v := &record.VM{
+		Name: req.Name, State: record.VMCreating, ImageID: img.ID, KernelID: kern.ID,
 		VCPUs: req.VCPUs, MemoryMiB: req.MemoryMiB, DiskSizeBytes: size, VMM: drv.Name(),
 	}
 	var (
@@ -129,14 +129,14 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*store.VM, err
 }
 
 // pickImage finds the named image; with no name, the newest one.
-func (m *Manager) pickImage(ctx context.Context, ref string) (*store.Image, error) {
+func (m *Manager) pickImage(ctx context.Context, ref string) (*record.Image, error) {
 	if ref == "" {
 		imgs, err := m.store.ListImages(ctx)
 		if err != nil {
 			return nil, err
 		}
 		if len(imgs) == 0 {
-			return nil, fmt.Errorf("%w: no image exists: build one with `banger image bootstrap`", store.ErrNotFound)
+			return nil, fmt.Errorf("%w: no image exists: build one with `banger image bootstrap`", record.ErrNotFound)
 		}
 		newest := imgs[0]
 		for _, i := range imgs[1:] {
@@ -148,22 +148,22 @@ func (m *Manager) pickImage(ctx context.Context, ref string) (*store.Image, erro
 	}
 	img, err := m.store.GetImage(ctx, ref)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("%w: image %q does not exist: `banger image ls` lists images, `banger image bootstrap` builds one", store.ErrNotFound, ref)
+		if errors.Is(err, record.ErrNotFound) {
+			return nil, fmt.Errorf("%w: image %q does not exist: `banger image ls` lists images, `banger image bootstrap` builds one", record.ErrNotFound, ref)
 		}
 		return nil, fmt.Errorf("image %q: %w", ref, err)
 	}
 	return img, nil
 }
 
-func (m *Manager) pickKernel(ctx context.Context, ref string, img *store.Image) (*store.Kernel, error) {
+func (m *Manager) pickKernel(ctx context.Context, ref string, img *record.Image) (*record.Kernel, error) {
 	if ref == "" {
 		ref = img.KernelID
 	}
 	if ref != "" {
 		k, err := m.store.GetKernel(ctx, ref)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("%w: kernel %q does not exist: `banger kernel ls` lists kernels, `banger kernel import` adds one", store.ErrNotFound, ref)
+		if errors.Is(err, record.ErrNotFound) {
+			return nil, fmt.Errorf("%w: kernel %q does not exist: `banger kernel ls` lists kernels, `banger kernel import` adds one", record.ErrNotFound, ref)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("kernel %q: %w", ref, err)
@@ -175,7 +175,7 @@ func (m *Manager) pickKernel(ctx context.Context, ref string, img *store.Image) 
 		return nil, err
 	}
 	if len(ks) == 0 {
-		return nil, fmt.Errorf("%w: no kernel imported: run `banger kernel import`", store.ErrNotFound)
+		return nil, fmt.Errorf("%w: no kernel imported: run `banger kernel import`", record.ErrNotFound)
 	}
 	newest := ks[0]
 	for _, k := range ks[1:] {
@@ -188,7 +188,7 @@ func (m *Manager) pickKernel(ctx context.Context, ref string, img *store.Image) 
 
 // boot brings up the tap, starts the VMM and waits for readiness. On failure
 // it leaves no process and no tap; the error carries the console's tail.
-func (m *Manager) boot(ctx context.Context, drv vmm.Driver, v *store.VM, kern *store.Kernel, root vmm.Disk) (vmm.Instance, error) {
+func (m *Manager) boot(ctx context.Context, drv vmm.Driver, v *record.VM, kern *record.Kernel, root vmm.Disk) (vmm.Instance, error) {
 	kpath := kern.Path
 	if drv.Capabilities().NeedsUncompressedKernel {
 		if kern.Vmlinux == "" {
@@ -245,7 +245,7 @@ func (m *Manager) boot(ctx context.Context, drv vmm.Driver, v *store.VM, kern *s
 			return nil
 		}},
 		{name: "marking running", do: func(ctx context.Context) error {
-			v.State, v.LastError = store.VMRunning, ""
+			v.State, v.LastError = record.VMRunning, ""
 			return m.store.UpdateVM(ctx, v)
 		}},
 	}

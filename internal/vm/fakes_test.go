@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"banger/internal/store"
+	"banger/internal/record"
 	"banger/internal/vmm"
 )
 
@@ -20,22 +20,22 @@ import (
 type memStore struct {
 	mu      sync.Mutex
 	n       int
-	vms     map[string]store.VM
+	vms     map[string]record.VM
 	leases  map[string]netip.Addr // vm id -> addr
-	images  map[string]store.Image
-	kernels map[string]store.Kernel
+	images  map[string]record.Image
+	kernels map[string]record.Kernel
 }
 
 func newMemStore() *memStore {
-	return &memStore{vms: map[string]store.VM{}, leases: map[string]netip.Addr{}, images: map[string]store.Image{}, kernels: map[string]store.Kernel{}}
+	return &memStore{vms: map[string]record.VM{}, leases: map[string]netip.Addr{}, images: map[string]record.Image{}, kernels: map[string]record.Kernel{}}
 }
 
-func (s *memStore) CreateVM(_ context.Context, v *store.VM) error {
+func (s *memStore) CreateVM(_ context.Context, v *record.VM) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, o := range s.vms {
 		if o.Name == v.Name {
-			return fmt.Errorf("vm %s: %w", v.Name, store.ErrConflict)
+			return fmt.Errorf("vm %s: %w", v.Name, record.ErrConflict)
 		}
 	}
 	s.n++
@@ -45,7 +45,7 @@ func (s *memStore) CreateVM(_ context.Context, v *store.VM) error {
 	return nil
 }
 
-func (s *memStore) find(ref string) (store.VM, bool) {
+func (s *memStore) find(ref string) (record.VM, bool) {
 	if v, ok := s.vms[ref]; ok {
 		return v, true
 	}
@@ -54,34 +54,34 @@ func (s *memStore) find(ref string) (store.VM, bool) {
 			return v, true
 		}
 	}
-	return store.VM{}, false
+	return record.VM{}, false
 }
 
-func (s *memStore) GetVM(_ context.Context, ref string) (*store.VM, error) {
+func (s *memStore) GetVM(_ context.Context, ref string) (*record.VM, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.find(ref)
 	if !ok {
-		return nil, fmt.Errorf("vm %s: %w", ref, store.ErrNotFound)
+		return nil, fmt.Errorf("vm %s: %w", ref, record.ErrNotFound)
 	}
 	return &v, nil
 }
 
-func (s *memStore) ListVMs(context.Context) ([]store.VM, error) {
+func (s *memStore) ListVMs(context.Context) ([]record.VM, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []store.VM
+	var out []record.VM
 	for _, v := range s.vms {
 		out = append(out, v)
 	}
 	return out, nil
 }
 
-func (s *memStore) UpdateVM(_ context.Context, v *store.VM) error {
+func (s *memStore) UpdateVM(_ context.Context, v *record.VM) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.vms[v.ID]; !ok {
-		return store.ErrNotFound
+		return record.ErrNotFound
 	}
 	s.vms[v.ID] = *v
 	return nil
@@ -91,7 +91,7 @@ func (s *memStore) DeleteVM(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.vms[id]; !ok {
-		return store.ErrNotFound
+		return record.ErrNotFound
 	}
 	delete(s.vms, id)
 	delete(s.leases, id)
@@ -117,7 +117,7 @@ func (s *memStore) AllocateLease(_ context.Context, id string, subnet netip.Pref
 			return a, nil
 		}
 	}
-	return netip.Addr{}, store.ErrExhausted
+	return netip.Addr{}, record.ErrExhausted
 }
 
 func (s *memStore) ReleaseLease(_ context.Context, id string) error {
@@ -127,7 +127,7 @@ func (s *memStore) ReleaseLease(_ context.Context, id string) error {
 	return nil
 }
 
-func (s *memStore) GetImage(_ context.Context, ref string) (*store.Image, error) {
+func (s *memStore) GetImage(_ context.Context, ref string) (*record.Image, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, i := range s.images {
@@ -135,20 +135,20 @@ func (s *memStore) GetImage(_ context.Context, ref string) (*store.Image, error)
 			return &i, nil
 		}
 	}
-	return nil, store.ErrNotFound
+	return nil, record.ErrNotFound
 }
 
-func (s *memStore) ListImages(context.Context) ([]store.Image, error) {
+func (s *memStore) ListImages(context.Context) ([]record.Image, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []store.Image
+	var out []record.Image
 	for _, i := range s.images {
 		out = append(out, i)
 	}
 	return out, nil
 }
 
-func (s *memStore) GetKernel(_ context.Context, ref string) (*store.Kernel, error) {
+func (s *memStore) GetKernel(_ context.Context, ref string) (*record.Kernel, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, k := range s.kernels {
@@ -156,13 +156,13 @@ func (s *memStore) GetKernel(_ context.Context, ref string) (*store.Kernel, erro
 			return &k, nil
 		}
 	}
-	return nil, store.ErrNotFound
+	return nil, record.ErrNotFound
 }
 
-func (s *memStore) ListKernels(context.Context) ([]store.Kernel, error) {
+func (s *memStore) ListKernels(context.Context) ([]record.Kernel, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []store.Kernel
+	var out []record.Kernel
 	for _, k := range s.kernels {
 		out = append(out, k)
 	}

@@ -9,12 +9,12 @@ import (
 	"os"
 	"path/filepath"
 
-	"banger/internal/store"
+	"banger/internal/record"
 	"banger/internal/vmm"
 )
 
 // Start boots a stopped VM from its existing disks.
-func (m *Manager) Start(ctx context.Context, name string) (*store.VM, error) {
+func (m *Manager) Start(ctx context.Context, name string) (*record.VM, error) {
 	v, err := m.store.GetVM(ctx, name)
 	if err != nil {
 		return nil, err
@@ -24,10 +24,10 @@ func (m *Manager) Start(ctx context.Context, name string) (*store.VM, error) {
 		return nil, err
 	}
 	defer unlock()
-	if v.State == store.VMRunning && m.instance(v.ID) != nil {
+	if v.State == record.VMRunning && m.instance(v.ID) != nil {
 		return v, nil // idempotent
 	}
-	if v.State == store.VMCreating {
+	if v.State == record.VMCreating {
 		return nil, fmt.Errorf("%w: VM %s is still being created", ErrState, v.Name)
 	}
 	drv, err := m.driver(v.VMM)
@@ -55,16 +55,16 @@ func (m *Manager) Start(ctx context.Context, name string) (*store.VM, error) {
 
 // Stop shuts a VM down gracefully, killing it after the stop timeout.
 // Idempotent: stopping a stopped VM returns it unchanged.
-func (m *Manager) Stop(ctx context.Context, name string) (*store.VM, error) {
+func (m *Manager) Stop(ctx context.Context, name string) (*record.VM, error) {
 	return m.end(ctx, name, true)
 }
 
 // Kill ends a VM's VMM process at once. Idempotent.
-func (m *Manager) Kill(ctx context.Context, name string) (*store.VM, error) {
+func (m *Manager) Kill(ctx context.Context, name string) (*record.VM, error) {
 	return m.end(ctx, name, false)
 }
 
-func (m *Manager) end(ctx context.Context, name string, graceful bool) (*store.VM, error) {
+func (m *Manager) end(ctx context.Context, name string, graceful bool) (*record.VM, error) {
 	v, err := m.store.GetVM(ctx, name)
 	if err != nil {
 		return nil, err
@@ -82,7 +82,7 @@ func (m *Manager) end(ctx context.Context, name string, graceful bool) (*store.V
 
 // halt ends the instance (if any), removes the tap and records the VM as
 // stopped. Every part is idempotent, so it is also the rollback of boot.
-func (m *Manager) halt(ctx context.Context, v *store.VM, inst vmm.Instance, graceful bool) error {
+func (m *Manager) halt(ctx context.Context, v *record.VM, inst vmm.Instance, graceful bool) error {
 	var errs []error
 	m.dropAgent(v.ID)
 	if inst != nil {
@@ -107,11 +107,11 @@ func (m *Manager) halt(ctx context.Context, v *store.VM, inst vmm.Instance, grac
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if v.State != store.VMCreating {
-		v.State = store.VMStopped
+	if v.State != record.VMCreating {
+		v.State = record.VMStopped
 	}
 	v.Runtime = nil
-	if err := m.store.UpdateVM(ctx, v); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := m.store.UpdateVM(ctx, v); err != nil && !errors.Is(err, record.ErrNotFound) {
 		return err
 	}
 	return nil
@@ -140,8 +140,8 @@ func (m *Manager) watch(id string, inst vmm.Instance) {
 	}
 }
 
-func (m *Manager) markStopped(ctx context.Context, v *store.VM, lastErr string) {
-	v.State, v.Runtime, v.LastError = store.VMStopped, nil, lastErr
+func (m *Manager) markStopped(ctx context.Context, v *record.VM, lastErr string) {
+	v.State, v.Runtime, v.LastError = record.VMStopped, nil, lastErr
 	if err := m.store.UpdateVM(ctx, v); err != nil {
 		m.log.Error("recording VM stopped", "vm", v.Name, "err", err)
 	}
@@ -170,7 +170,7 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 }
 
 // destroy removes the VM's files, lease and row. Idempotent.
-func (m *Manager) destroy(ctx context.Context, v *store.VM) error {
+func (m *Manager) destroy(ctx context.Context, v *record.VM) error {
 	if v.RunDir != "" {
 		if err := os.RemoveAll(v.RunDir); err != nil {
 			return fmt.Errorf("removing %s: %w", v.RunDir, err)
@@ -179,24 +179,24 @@ func (m *Manager) destroy(ctx context.Context, v *store.VM) error {
 	if err := m.store.ReleaseLease(ctx, v.ID); err != nil {
 		return err
 	}
-	if err := m.store.DeleteVM(ctx, v.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := m.store.DeleteVM(ctx, v.ID); err != nil && !errors.Is(err, record.ErrNotFound) {
 		return err
 	}
 	return nil
 }
 
 // Get returns a VM by id or name.
-func (m *Manager) Get(ctx context.Context, name string) (*store.VM, error) {
+func (m *Manager) Get(ctx context.Context, name string) (*record.VM, error) {
 	return m.store.GetVM(ctx, name)
 }
 
 // List returns all VMs.
-func (m *Manager) List(ctx context.Context) ([]store.VM, error) {
+func (m *Manager) List(ctx context.Context) ([]record.VM, error) {
 	return m.store.ListVMs(ctx)
 }
 
 // Runtime decodes a VM's recorded VMM state; ok is false when not running.
-func Runtime(v *store.VM) (st vmm.State, ok bool) {
+func Runtime(v *record.VM) (st vmm.State, ok bool) {
 	if len(v.Runtime) == 0 {
 		return st, false
 	}
@@ -204,7 +204,7 @@ func Runtime(v *store.VM) (st vmm.State, ok bool) {
 }
 
 // ConsoleLog is the path of a VM's serial console log.
-func ConsoleLog(v *store.VM) string { return filepath.Join(v.RunDir, "console.log") }
+func ConsoleLog(v *record.VM) string { return filepath.Join(v.RunDir, "console.log") }
 
 var qcow2Magic = []byte{'Q', 'F', 'I', 0xfb}
 

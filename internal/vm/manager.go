@@ -14,23 +14,23 @@ import (
 	"sync"
 	"time"
 
-	"banger/internal/store"
+	"banger/internal/record"
 	"banger/internal/vmm"
 )
 
 // Store is what the lifecycle needs from persistence.
 type Store interface {
-	CreateVM(ctx context.Context, v *store.VM) error
-	GetVM(ctx context.Context, idOrName string) (*store.VM, error)
-	ListVMs(ctx context.Context) ([]store.VM, error)
-	UpdateVM(ctx context.Context, v *store.VM) error
+	CreateVM(ctx context.Context, v *record.VM) error
+	GetVM(ctx context.Context, idOrName string) (*record.VM, error)
+	ListVMs(ctx context.Context) ([]record.VM, error)
+	UpdateVM(ctx context.Context, v *record.VM) error
 	DeleteVM(ctx context.Context, id string) error
 	AllocateLease(ctx context.Context, vmID string, subnet netip.Prefix, reserved ...netip.Addr) (netip.Addr, error)
 	ReleaseLease(ctx context.Context, vmID string) error
-	GetImage(ctx context.Context, idOrName string) (*store.Image, error)
-	ListImages(ctx context.Context) ([]store.Image, error)
-	GetKernel(ctx context.Context, idOrName string) (*store.Kernel, error)
-	ListKernels(ctx context.Context) ([]store.Kernel, error)
+	GetImage(ctx context.Context, idOrName string) (*record.Image, error)
+	ListImages(ctx context.Context) ([]record.Image, error)
+	GetKernel(ctx context.Context, idOrName string) (*record.Kernel, error)
+	ListKernels(ctx context.Context) ([]record.Kernel, error)
 }
 
 // Network is the host-network part the lifecycle uses (hostnet.Network).

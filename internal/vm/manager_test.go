@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"banger/internal/store"
+	"banger/internal/record"
 	"banger/internal/vmm"
 )
 
@@ -33,8 +33,8 @@ func newRig(t *testing.T) *rig {
 	if err := os.WriteFile(img, []byte("rootfs"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	st.images["i1"] = store.Image{ID: "i1", Name: "base", Path: img, SizeBytes: 6}
-	st.kernels["k1"] = store.Kernel{ID: "k1", Name: "k", Path: "/boot/vmlinuz"}
+	st.images["i1"] = record.Image{ID: "i1", Name: "base", Path: img, SizeBytes: 6}
+	st.kernels["k1"] = record.Kernel{ID: "k1", Name: "k", Path: "/boot/vmlinuz"}
 	r := &rig{st: st, net: &fakeNet{taps: map[string]string{}}, drv: newFakeDriver(), ready: &fakeReady{}, dir: dir}
 	r.m = New(Options{
 		StateDir: dir, Subnet: netip.MustParsePrefix("172.30.0.0/24"),
@@ -72,7 +72,7 @@ func TestCreateRunsAndRemoveReleasesEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.State != store.VMRunning || v.IP != netip.MustParseAddr("172.30.0.2") || r.net.taps[v.Tap] != v.ID {
+	if v.State != record.VMRunning || v.IP != netip.MustParseAddr("172.30.0.2") || r.net.taps[v.Tap] != v.ID {
 		t.Fatalf("unexpected VM after create: %+v taps=%v", v, r.net.taps)
 	}
 	if _, ok := Runtime(v); !ok {
@@ -129,7 +129,7 @@ func TestCreateRejectsBadInput(t *testing.T) {
 	if _, err := r.m.Create(ctx, req("dup")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.m.Create(ctx, req("dup")); !errors.Is(err, store.ErrConflict) {
+	if _, err := r.m.Create(ctx, req("dup")); !errors.Is(err, record.ErrConflict) {
 		t.Fatalf("duplicate name: %v", err)
 	}
 	if len(r.st.vms) != 1 || r.net.count() != 1 || r.drv.live() != 1 {
@@ -144,14 +144,14 @@ func TestStopStartKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, err := r.m.Stop(ctx, "s")
-	if err != nil || v.State != store.VMStopped || r.net.count() != 0 || r.drv.live() != 0 {
+	if err != nil || v.State != record.VMStopped || r.net.count() != 0 || r.drv.live() != 0 {
 		t.Fatalf("stop: %v %+v", err, v)
 	}
 	if _, err := r.m.Stop(ctx, "s"); err != nil {
 		t.Fatalf("second stop: %v", err)
 	}
 	v, err = r.m.Start(ctx, "s")
-	if err != nil || v.State != store.VMRunning || r.drv.live() != 1 {
+	if err != nil || v.State != record.VMRunning || r.drv.live() != 1 {
 		t.Fatalf("start: %v %+v", err, v)
 	}
 	if _, err := r.m.Kill(ctx, "s"); err != nil || r.drv.live() != 0 || r.net.count() != 0 {
@@ -171,7 +171,7 @@ func TestReconcileAdoptsLiveAndStopsDead(t *testing.T) {
 		}
 	}
 	// A half-created VM left by a daemon that died mid-create.
-	half := &store.VM{Name: "half", State: store.VMCreating}
+	half := &record.VM{Name: "half", State: record.VMCreating}
 	_ = r.st.CreateVM(ctx, half)
 	_, _ = r.st.AllocateLease(ctx, half.ID, r.m.opts.Subnet)
 
@@ -185,14 +185,14 @@ func TestReconcileAdoptsLiveAndStopsDead(t *testing.T) {
 		t.Fatal(err)
 	}
 	live, _ := r.st.GetVM(ctx, "live")
-	if live.State != store.VMRunning || m2.instance(live.ID) == nil {
+	if live.State != record.VMRunning || m2.instance(live.ID) == nil {
 		t.Fatalf("live VM not re-adopted: %+v", live)
 	}
 	dead, _ = r.st.GetVM(ctx, "dead")
-	if dead.State != store.VMStopped || dead.Runtime != nil {
+	if dead.State != record.VMStopped || dead.Runtime != nil {
 		t.Fatalf("dead VM not marked stopped: %+v", dead)
 	}
-	if _, err := r.st.GetVM(ctx, "half"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := r.st.GetVM(ctx, "half"); !errors.Is(err, record.ErrNotFound) {
 		t.Fatalf("half-created VM not rolled back: %v", err)
 	}
 	if _, ok := r.st.leases[half.ID]; ok {

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"banger/internal/store"
+	"banger/internal/record"
 	"banger/internal/vmm"
 )
 
@@ -24,7 +24,7 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 		log := m.log.With("vm", v.Name, "id", v.ID)
 		inst := m.adopt(ctx, v)
 		switch {
-		case v.State == store.VMCreating:
+		case v.State == record.VMCreating:
 			log.Info("rolling back a VM left half-created")
 			if err := m.halt(ctx, v, inst, false); err != nil {
 				errs = append(errs, err)
@@ -35,7 +35,7 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 			log.Info("re-adopted running VM", "pid", inst.State().PID)
 			m.setInstance(v.ID, inst)
 			go m.watch(v.ID, inst)
-		case v.State == store.VMRunning || v.Runtime != nil:
+		case v.State == record.VMRunning || v.Runtime != nil:
 			log.Info("VM process is gone: marking stopped")
 			if err := m.halt(ctx, v, nil, false); err != nil {
 				errs = append(errs, err)
@@ -46,7 +46,7 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 }
 
 // adopt returns the live instance of v's recorded runtime, or nil.
-func (m *Manager) adopt(ctx context.Context, v *store.VM) vmm.Instance {
+func (m *Manager) adopt(ctx context.Context, v *record.VM) vmm.Instance {
 	st, ok := Runtime(v)
 	if !ok {
 		return nil
