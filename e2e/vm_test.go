@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,30 @@ func TestVMLifecycle(t *testing.T) {
 		if out := e.run("vm", "ssh", a, "--", probe); !strings.Contains(out, "BLOCKED") {
 			t.Fatalf("%s reached %s: %q", a, b, out)
 		}
+	}
+
+	// Nor the host: a service listening on the gateway address (the only
+	// host address a guest has a route to) is not reachable from guests.
+	var ln net.Listener
+	if err := e.ns.Do(func() (err error) {
+		ln, err = net.Listen("tcp", "172.30.99.1:9999")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	probe := "timeout 5 bash -c '</dev/tcp/172.30.99.1/9999' && echo REACHED || echo BLOCKED"
+	if out := e.run("vm", "ssh", "alpha", "--", probe); !strings.Contains(out, "BLOCKED") {
+		t.Fatalf("a guest reached a host service on the gateway: %q", out)
 	}
 
 	// A new daemon re-adopts the running VMs: same process, still reachable.
