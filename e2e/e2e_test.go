@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 
 // env is one banger installation: config, state dir, a daemon in a netns.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ns     *nstest.NS
 	dir    string
 	config string
@@ -58,7 +58,7 @@ type env struct {
 	done   chan error
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	testenv.RequireRoot(t)
 	testenv.RequireBinary(t, "qemu-system-x86_64", "qemu-system-x86")
