@@ -203,6 +203,7 @@ func (fakeDisks) Clone(_ context.Context, src, dst string, formats []string, siz
 
 // fakeDriver starts fake instances; procs holds the live ones by VM id.
 type fakeDriver struct {
+	needsELF bool // like Firecracker: only an uncompressed vmlinux boots
 	// agent, when set, serves the guest end of each DialAgent stream.
 	agent    func(net.Conn)
 	mu       sync.Mutex
@@ -215,7 +216,7 @@ func newFakeDriver() *fakeDriver { return &fakeDriver{procs: map[int]*fakeInst{}
 
 func (d *fakeDriver) Name() string { return "fake" }
 func (d *fakeDriver) Capabilities() vmm.Capabilities {
-	return vmm.Capabilities{DiskFormats: []string{vmm.FormatRaw}}
+	return vmm.Capabilities{DiskFormats: []string{vmm.FormatRaw}, NeedsUncompressedKernel: d.needsELF}
 }
 func (d *fakeDriver) Available(context.Context) error { return nil }
 func (d *fakeDriver) Validate(s vmm.Spec) error {

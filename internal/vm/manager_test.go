@@ -202,3 +202,19 @@ func TestReconcileAdoptsLiveAndStopsDead(t *testing.T) {
 		t.Fatalf("taps after reconcile: %v", r.net.taps)
 	}
 }
+
+// A kernel the driver cannot boot (a bzImage without an extracted vmlinux
+// for a Firecracker-like driver) is refused before anything runs.
+func TestCreateRefusesKernelTheDriverCannotBoot(t *testing.T) {
+	r := newRig(t)
+	r.drv.needsELF = true
+	_, err := r.m.Create(context.Background(), req("fc"))
+	if !errors.Is(err, vmm.ErrInvalidSpec) || !strings.Contains(err.Error(), "banger kernel import") {
+		t.Fatalf("want an invalid-spec error pointing at kernel import, got %v", err)
+	}
+	r.assertNothingHeld(t)
+	r.st.kernels["k1"] = record.Kernel{ID: "k1", Name: "k", Path: "/boot/vmlinuz", Vmlinux: "/k/vmlinux"}
+	if _, err := r.m.Create(context.Background(), req("fc")); err != nil {
+		t.Fatalf("with a vmlinux the same create works: %v", err)
+	}
+}
