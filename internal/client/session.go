@@ -64,7 +64,7 @@ func (c *Client) RemoveSession(ctx context.Context, vm, session string, force bo
 // Attach replays the session's scrollback, then follows it; Write goes to
 // its stdin. The returned session says whether it has a terminal.
 func (c *Client) Attach(ctx context.Context, vm, session string) (*Stream, *api.Session, error) {
-	s, err := c.openStream(ctx, http.MethodPost, sessionPath(vm, session)+"/attach", struct{}{})
+	s, err := c.openStream(ctx, http.MethodPost, sessionPath(vm, session)+"/attach", nil)
 	if err != nil {
 		return nil, nil, err
 	}

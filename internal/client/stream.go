@@ -35,15 +35,21 @@ type Stream struct {
 // A non-101 answer is returned as its *api.Error. ctx bounds the whole
 // stream: cancelling it closes the connection.
 func (c *Client) openStream(ctx context.Context, method, path string, in any) (*Stream, error) {
-	b, err := json.Marshal(in)
-	if err != nil {
-		return nil, fmt.Errorf("encoding request: %w", err)
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("encoding request: %w", err)
+		}
+		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://banger/"+api.Version+path, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, method, "http://banger/"+api.Version+path, body)
 	if err != nil {
 		return nil, fmt.Errorf("building request: %w", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Connection", "Upgrade")
 	req.Header.Set("Upgrade", api.StreamProtocol)
 	conn, err := (&net.Dialer{}).DialContext(ctx, "unix", c.socket)

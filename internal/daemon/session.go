@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -400,6 +401,12 @@ func (d *Daemon) attachSession(w http.ResponseWriter, r *http.Request) {
 	fail := func(err error) { writeError(w, errorFor(err)) }
 	if err := wantsStream(r); err != nil {
 		fail(err)
+		return
+	}
+	// Frames follow the request on the connection: a body must not stay
+	// in the way.
+	if _, err := io.Copy(io.Discard, http.MaxBytesReader(nil, r.Body, maxBody)); err != nil {
+		fail(api.Errorf(api.CodeInvalidArgument, "reading request body: %v", err))
 		return
 	}
 	v, p, info, fc, err := d.openAttach(r)
