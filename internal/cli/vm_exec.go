@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"banger/internal/api"
+	"banger/internal/client"
+)
+
+const execUse = "banger vm exec VM [--cwd DIR] [--env K=V] [-t] -- COMMAND [ARGS...]"
+
+func vmExecCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "exec VM [flags] -- COMMAND [ARGS...]",
+		Short: "Run a command in a VM through its agent (its exit code is banger's)",
+		Long: `Run a command in a running VM. stdin, stdout and stderr are streamed
+(binary-safe, stdout and stderr kept apart); the exit code is banger's (128+n
+when the command is killed by signal n). Ctrl-C sends SIGINT to the command;
+with -t it runs on a terminal of the local window's size, and the local
+terminal is put in raw mode. If banger goes away, the command gets SIGHUP.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			_, _, err := commandArgs(cmd, args, execUse)
+			return err
+		},
+	}
+	cwd := cmd.Flags().String("cwd", "", "working directory in the guest")
+	env := envFlag(cmd)
+	tty := cmd.Flags().BoolP("tty", "t", false, "run the command on a terminal")
+	cmd.RunE = a.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
+		vm, argv, _ := commandArgs(cmd, args, execUse)
+		if err := checkEnv(*env); err != nil {
+			return err
+		}
+		req := api.ExecRequest{Argv: argv, Cwd: *cwd, Env: *env, TTY: *tty}
+		if *tty {
+			if w, h, err := term.GetSize(int(os.Stdin.Fd())); err == nil {
+				req.Rows, req.Cols = uint16(h), uint16(w)
+			}
+		}
+		s, err := c.Exec(cmd.Context(), vm, req)
+		if err != nil {
+			return err
+		}
+		code, err := runStream(cmd, s, streamOpts{tty: *tty})
+		if err != nil {
+			return err
+		}
+		return exitWith(code)
+	})
+	return cmd
+}
