@@ -67,7 +67,7 @@ func (d *Daemon) vmAgent(ctx context.Context, name string) (*store.VM, *host.Cli
 		return nil, nil, &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("VM %s is %s", v.Name, v.State),
 			Hint: "start it with `banger vm start " + v.Name + "`"}
 	}
-	ags, ok := d.deps.VMs.(Agents)
+	ags, ok := d.agents()
 	if !ok {
 		return nil, nil, &api.Error{Code: api.CodeUnavailable, Status: http.StatusNotImplemented,
 			Message: "this daemon cannot reach guest agents", Hint: "run `banger doctor`"}
@@ -77,6 +77,17 @@ func (d *Daemon) vmAgent(ctx context.Context, name string) (*store.VM, *host.Cli
 		return nil, nil, lifecycleError(fmt.Errorf("connecting to the agent of VM %s: %w", v.Name, err))
 	}
 	return v, c, nil
+}
+
+// agents is the VMService's Agents, or its vm.Manager's.
+func (d *Daemon) agents() (Agents, bool) {
+	if a, ok := d.deps.VMs.(Agents); ok {
+		return a, true
+	}
+	if l, ok := d.deps.VMs.(*Lifecycle); ok && l.M != nil {
+		return l.M, true
+	}
+	return nil, false
 }
 
 // agentError maps the agent's error codes onto the API's.
@@ -175,7 +186,7 @@ func (d *Daemon) startSession(r *http.Request) (int, any, error) {
 func (d *Daemon) refresh(ctx context.Context, ss SessionStore, v *store.VM) ([]api.Session, error) {
 	rows, stale := []store.Session(nil), true
 	if v.State == store.VMRunning {
-		if ags, ok := d.deps.VMs.(Agents); ok {
+		if ags, ok := d.agents(); ok {
 			actx, cancel := context.WithTimeout(ctx, agentTimeout)
 			infos, err := listGuest(actx, ags, v.Name)
 			cancel()
