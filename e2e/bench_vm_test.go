@@ -61,19 +61,22 @@ func BenchmarkCreateVsRawQEMU(b *testing.B) {
 	e.run("image", "bootstrap", "--name", "base", "--kernel", "k", "-q")
 	raw := newRawGuest(b, e, "k", "base")
 
-	var ratios, bangerS, rawS, preVMM, vmmReady []float64
-	for i := range benchPairs {
+	var ratios, bangerS, rawS, preVMM, bootExtra []float64
+	for i := range pairs(benchPairs) {
 		bt, split := e.timedCreate(fmt.Sprintf("bench%d", i), "base")
 		rt := raw.boot(i)
 		r := bt.Seconds() / rt.Seconds()
 		ratios, bangerS, rawS = append(ratios, r), append(bangerS, bt.Seconds()), append(rawS, rt.Seconds())
-		preVMM, vmmReady = append(preVMM, split.Seconds()), append(vmmReady, (bt-split).Seconds())
-		b.Logf("pair %d: banger %.2fs (CLI->qemu exec %.2fs, qemu exec->ready %.2fs)  raw %.2fs  ratio %.3f",
+		// banger's time = its own steps before QEMU runs + QEMU exec to the
+		// CLI returning; the latter against raw's QEMU exec to ready.
+		preVMM, bootExtra = append(preVMM, split.Seconds()), append(bootExtra, (bt-split-rt).Seconds())
+		b.Logf("pair %d: banger %.2fs (CLI->qemu exec %.2fs, qemu exec->CLI returns %.2fs)  raw %.2fs  ratio %.3f",
 			i+1, bt.Seconds(), split.Seconds(), (bt - split).Seconds(), rt.Seconds(), r)
 	}
 	med := median(ratios)
-	b.Logf("median: banger %.2fs raw %.2fs ratio %.3f (goal <= 1.05); banger's extra: CLI->qemu exec %.2fs, qemu exec->ready minus raw %.2fs",
-		median(bangerS), median(rawS), med, median(preVMM), median(vmmReady)-median(rawS))
+	b.Logf("median: banger %.2fs raw %.2fs ratio %.3f (goal <= 1.05)", median(bangerS), median(rawS), med)
+	b.Logf("banger's extra time, median per pair: %.2fs before QEMU runs (record, lease, dir, overlay, bridge, tap, exec), %+.2fs from QEMU exec to ready vs raw",
+		median(preVMM), median(bootExtra))
 	b.ReportMetric(med, "banger/raw")
 	b.ReportMetric(median(bangerS), "banger-s")
 	b.ReportMetric(median(rawS), "raw-s")
@@ -89,16 +92,21 @@ func BenchmarkCreateImageSize(b *testing.B) {
 	e.run("image", "bootstrap", "--name", "img1g", "--size", "1G", "--kernel", "k", "-q")
 	e.run("image", "bootstrap", "--name", "img8g", "--size", "8G", "--kernel", "k", "-q")
 
-	var ratios, small, big []float64
-	for i := range sizePairs {
-		s, _ := e.timedCreate(fmt.Sprintf("small%d", i), "img1g")
-		l, _ := e.timedCreate(fmt.Sprintf("big%d", i), "img8g")
+	var ratios, small, big, smallPre, bigPre []float64
+	for i := range pairs(sizePairs) {
+		s, sPre := e.timedCreate(fmt.Sprintf("small%d", i), "img1g")
+		l, lPre := e.timedCreate(fmt.Sprintf("big%d", i), "img8g")
 		r := l.Seconds() / s.Seconds()
 		ratios, small, big = append(ratios, r), append(small, s.Seconds()), append(big, l.Seconds())
-		b.Logf("pair %d: 1 GiB %.2fs  8 GiB %.2fs  ratio %.3f", i+1, s.Seconds(), l.Seconds(), r)
+		// The host-side part (disk clone included) is what runs before QEMU;
+		// the rest is the guest booting from a bigger filesystem.
+		smallPre, bigPre = append(smallPre, sPre.Seconds()), append(bigPre, lPre.Seconds())
+		b.Logf("pair %d: 1 GiB %.2fs (before QEMU %.2fs)  8 GiB %.2fs (before QEMU %.2fs)  ratio %.3f",
+			i+1, s.Seconds(), sPre.Seconds(), l.Seconds(), lPre.Seconds(), r)
 	}
 	med := median(ratios)
-	b.Logf("median: 1 GiB %.2fs 8 GiB %.2fs ratio %.3f (goal <= 1.1)", median(small), median(big), med)
+	b.Logf("median: 1 GiB %.2fs 8 GiB %.2fs ratio %.3f (goal <= 1.1); before QEMU runs: 1 GiB %.2fs 8 GiB %.2fs",
+		median(small), median(big), med, median(smallPre), median(bigPre))
 	b.ReportMetric(med, "8G/1G")
 	b.ReportMetric(median(small), "1G-s")
 	b.ReportMetric(median(big), "8G-s")
@@ -312,6 +320,15 @@ func waitAgent(ctx context.Context, sock string, exited <-chan error) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// pairs is n, or more with BANGER_BENCH_PAIRS=N (never fewer: the issue
+// asks for at least n).
+func pairs(n int) int {
+	if v, err := strconv.Atoi(os.Getenv("BANGER_BENCH_PAIRS")); err == nil && v > n {
+		return v
+	}
+	return n
 }
 
 func median(xs []float64) float64 {
