@@ -34,9 +34,14 @@ func (s SSH) Wait(ctx context.Context, _ string, addr netip.Addr, inst vmm.Insta
 		if inst != nil && !inst.Running() {
 			return fmt.Errorf("the VMM process exited before the guest was ready (last SSH error: %v)", last)
 		}
-		last = s.try(ctx, addr)
-		if last == nil {
+		err := s.try(ctx, addr)
+		if err == nil {
 			return nil
+		}
+		// An attempt cut short by the deadline says less than the one
+		// before it (e.g. "unable to authenticate"): keep that one.
+		if ctx.Err() == nil || last == nil {
+			last = err
 		}
 		select {
 		case <-ctx.Done():

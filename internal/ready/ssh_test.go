@@ -91,7 +91,7 @@ func TestSSHWrongKeyTimesOut(t *testing.T) {
 	}
 	defer ln.Close()
 	go serveSSH(t, ln, newSigner(t).PublicKey())
-	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	p := SSH{Signer: newSigner(t), Port: ln.Addr().(*net.TCPAddr).Port, Interval: 50 * time.Millisecond}
 	err = p.Wait(ctx, "vm", netip.MustParseAddr("127.0.0.1"), nil)
