@@ -77,7 +77,8 @@ func (d *Driver) Start(ctx context.Context, spec vmm.Spec) (vmm.Instance, error)
 func (d *Driver) boot(ctx context.Context, inst *instance, spec vmm.Spec) error {
 	start, err := vmm.ProcStartTime(inst.st.PID)
 	if err != nil {
-		return fmt.Errorf("reading start time of firecracker: %w", err)
+		// Most likely the VMM already exited (and was reaped): its log says why.
+		return fmt.Errorf("reading start time of firecracker: %w; log: %s", err, tail(inst.st.ConsoleLog))
 	}
 	inst.st.PIDStart = start
 	if err := d.waitAPI(ctx, inst); err != nil {
