@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -100,6 +101,27 @@ func TestExec(t *testing.T) {
 		r := e.execIn(t, nil, "vm", "exec", "-t", "ex", "--", "sh", "-c", "test -t 0 && test -t 1 && echo is-a-tty")
 		if r.code != 0 || !strings.Contains(string(r.stdout), "is-a-tty") {
 			t.Errorf("exec -t: stdout %q exit %d", r.stdout, r.code)
+		}
+	})
+	t.Run("ctrl-c is forwarded", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := e.command(ctx, "vm", "exec", "ex", "--", "sh", "-c", `trap "echo got-int; exit 5" INT; echo ready; sleep 100 >/dev/null 2>&1 & wait`)
+		out := &lockedBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(time.Minute); !strings.Contains(out.String(), "ready"); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no ready line: %q", out.String())
+			}
+		}
+		cmd.Process.Signal(os.Interrupt)
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 5 || !strings.Contains(out.String(), "got-int") {
+			t.Errorf("after SIGINT: %v, output %q; want the trap's exit 5", err, out.String())
 		}
 	})
 	t.Run("bad input", func(t *testing.T) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -40,7 +41,9 @@ terminal is put in raw mode. If banger goes away, the command gets SIGHUP.`,
 				req.Rows, req.Cols = uint16(h), uint16(w)
 			}
 		}
-		s, err := c.Exec(cmd.Context(), vm, req)
+		// Signals are the stream's business (forwarded to the command), not
+		// a reason to cancel it.
+		s, err := c.Exec(context.WithoutCancel(cmd.Context()), vm, req)
 		if err != nil {
 			return err
 		}

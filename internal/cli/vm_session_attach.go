@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -22,7 +23,8 @@ with its exit code.`,
 		Args: sessionArgs,
 	}
 	cmd.RunE = a.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-		s, info, err := c.Attach(cmd.Context(), args[0], args[1])
+		// SIGINT detaches (runStream) rather than cancelling the stream.
+		s, info, err := c.Attach(context.WithoutCancel(cmd.Context()), args[0], args[1])
 		if err != nil {
 			return err
 		}
