@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"banger/internal/api"
 	"banger/internal/client"
 )
 
@@ -22,21 +21,14 @@ func vmExecCmd(a *app) *cobra.Command {
 when the command is killed by signal n). Ctrl-C sends SIGINT to the command;
 with -t it runs on a terminal of the local window's size, and the local
 terminal is put in raw mode. If banger goes away, the command gets SIGHUP.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			_, _, err := commandArgs(cmd, args, execUse)
-			return err
-		},
 	}
-	cwd := cmd.Flags().String("cwd", "", "working directory in the guest")
-	env := envFlag(cmd)
-	tty := cmd.Flags().BoolP("tty", "t", false, "run the command on a terminal")
+	f := addCommandFlags(cmd, execUse, "working directory in the guest")
 	cmd.RunE = a.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-		vm, argv, _ := commandArgs(cmd, args, execUse)
-		if err := checkEnv(*env); err != nil {
+		vm, req, err := f.request(cmd, args)
+		if err != nil {
 			return err
 		}
-		req := api.ExecRequest{Argv: argv, Cwd: *cwd, Env: *env, TTY: *tty}
-		if *tty {
+		if req.TTY {
 			if w, h, err := term.GetSize(int(os.Stdin.Fd())); err == nil {
 				req.Rows, req.Cols = uint16(h), uint16(w)
 			}
@@ -47,7 +39,7 @@ terminal is put in raw mode. If banger goes away, the command gets SIGHUP.`,
 		if err != nil {
 			return err
 		}
-		code, err := runStream(cmd, s, streamOpts{tty: *tty})
+		code, err := runStream(cmd, s, streamOpts{tty: req.TTY})
 		if err != nil {
 			return err
 		}

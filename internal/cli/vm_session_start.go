@@ -20,18 +20,12 @@ func vmSessionStartCmd(a *app) *cobra.Command {
 the working directory and the command first (nothing is started otherwise);
 a command that dies within half a second is reported with its exit code and
 last stderr lines, and banger exits 1. Attach with 'banger vm session attach'.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			_, _, err := commandArgs(cmd, args, sessionStartUse)
-			return err
-		},
 	}
+	f := addCommandFlags(cmd, sessionStartUse, "working directory in the guest (default /)")
 	name := cmd.Flags().String("name", "", "a name to find the session by (unique in the VM)")
-	cwd := cmd.Flags().String("cwd", "", "working directory in the guest (default /)")
-	env := envFlag(cmd)
-	tty := cmd.Flags().BoolP("tty", "t", false, "run the command on a terminal")
 	cmd.RunE = a.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-		vm, argv, _ := commandArgs(cmd, args, sessionStartUse)
-		if err := checkEnv(*env); err != nil {
+		vm, req, err := f.request(cmd, args)
+		if err != nil {
 			return err
 		}
 		if *name != "" {
@@ -39,8 +33,7 @@ last stderr lines, and banger exits 1. Attach with 'banger vm session attach'.`,
 				return err
 			}
 		}
-		s, err := c.StartSession(cmd.Context(), vm, api.StartSessionRequest{Name: *name,
-			ExecRequest: api.ExecRequest{Argv: argv, Cwd: *cwd, Env: *env, TTY: *tty, Rows: 24, Cols: 80}})
+		s, err := c.StartSession(cmd.Context(), vm, api.StartSessionRequest{Name: *name, ExecRequest: req})
 		if err != nil {
 			return err
 		}

@@ -39,11 +39,37 @@ func commandArgs(cmd *cobra.Command, args []string, use string) (vm string, argv
 	return args[0], args[1:], nil
 }
 
-// envFlag adds a repeatable --env K=V.
-func envFlag(cmd *cobra.Command) *[]string {
-	var env []string
-	cmd.Flags().StringArrayVarP(&env, "env", "e", nil, "set an environment variable K=V (repeatable)")
-	return &env
+// commandFlags are --cwd, --env and --tty of exec and session start, and
+// the Args check of their `VM -- COMMAND` form.
+type commandFlags struct {
+	use string
+	cwd string
+	env []string
+	tty bool
+}
+
+func addCommandFlags(cmd *cobra.Command, use, cwdHelp string) *commandFlags {
+	f := &commandFlags{use: use}
+	cmd.Args = func(cmd *cobra.Command, args []string) error {
+		_, _, err := commandArgs(cmd, args, use)
+		return err
+	}
+	cmd.Flags().StringVar(&f.cwd, "cwd", "", cwdHelp)
+	cmd.Flags().StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable K=V (repeatable)")
+	cmd.Flags().BoolVarP(&f.tty, "tty", "t", false, "run the command on a terminal")
+	return f
+}
+
+// request builds the exec request from the flags and `VM -- COMMAND`.
+func (f *commandFlags) request(cmd *cobra.Command, args []string) (string, api.ExecRequest, error) {
+	vm, argv, err := commandArgs(cmd, args, f.use)
+	if err != nil {
+		return "", api.ExecRequest{}, err
+	}
+	if err := checkEnv(f.env); err != nil {
+		return "", api.ExecRequest{}, err
+	}
+	return vm, api.ExecRequest{Argv: argv, Cwd: f.cwd, Env: f.env, TTY: f.tty}, nil
 }
 
 func checkEnv(env []string) error {
