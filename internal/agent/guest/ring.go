@@ -25,12 +25,20 @@ const (
 
 // ring appends output frames (proto frame encoding: stdout and stderr
 // keep their identity) to the session log, rotating at half the limit.
+// Bytes are also addressed by a logical offset that only grows (byte 0 is
+// the first byte the log ever held), which lets a reader follow the log
+// at its own pace: attachers read from the files, not from a queue, so a
+// slow one is never dropped and never stalls the process; one that falls
+// more than the scrollback behind skips to the oldest byte still kept.
 // It is not safe for concurrent use; the supervisor holds its lock.
 type ring struct {
-	dir  string
-	half int64
-	f    *os.File
-	size int64
+	dir     string
+	half    int64
+	f       *os.File
+	size    int64 // bytes in output.log
+	curBase int64 // logical offset of output.log's first byte
+	oldBase int64 // logical offset of output.log.1's first byte
+	hasOld  bool
 }
 
 func openRing(dir string, limit int64) (*ring, error) {
@@ -43,7 +51,63 @@ func openRing(dir string, limit int64) (*ring, error) {
 		f.Close()
 		return nil, fmt.Errorf("opening session log: %w", err)
 	}
-	return &ring{dir: dir, half: limit / 2, f: f, size: st.Size()}, nil
+	r := &ring{dir: dir, half: limit / 2, f: f, size: st.Size()}
+	if old, err := os.Stat(filepath.Join(dir, logOldName)); err == nil {
+		r.hasOld, r.curBase = true, old.Size()
+	}
+	return r, nil
+}
+
+// start is the logical offset of the oldest byte kept; end is one past
+// the newest.
+func (r *ring) start() int64 {
+	if r.hasOld {
+		return r.oldBase
+	}
+	return r.curBase
+}
+
+func (r *ring) end() int64 { return r.curBase + r.size }
+
+// readFrom returns whole frames from logical offset off (at most about max
+// bytes, but always at least one whole frame when one is there) and the
+// offset after them. An offset older than the scrollback starts at the
+// oldest byte kept.
+func (r *ring) readFrom(off int64, max int) ([]byte, int64, error) {
+	if off < r.start() {
+		off = r.start()
+	}
+	name, base, limit := logName, r.curBase, r.end()
+	if off < r.curBase {
+		name, base, limit = logOldName, r.oldBase, r.curBase
+	}
+	if off >= limit {
+		return nil, off, nil
+	}
+	f, err := os.Open(filepath.Join(r.dir, name))
+	if err != nil {
+		return nil, off, fmt.Errorf("reading session log: %w", err)
+	}
+	defer f.Close()
+	n := limit - off
+	if n > int64(max) {
+		n = int64(max)
+	}
+	buf := make([]byte, n)
+	got, err := f.ReadAt(buf, off-base)
+	buf = buf[:got]
+	if err != nil && got == 0 {
+		return nil, off, fmt.Errorf("reading session log: %w", err)
+	}
+	whole := completeFrames(buf)
+	if whole == 0 && len(buf) >= proto.FrameHeaderLen {
+		// One frame larger than max: read exactly that frame.
+		need := proto.FrameHeaderLen + int(binary.BigEndian.Uint32(buf[1:]))
+		buf = make([]byte, need)
+		got, _ := f.ReadAt(buf, off-base)
+		whole = completeFrames(buf[:got])
+	}
+	return buf[:whole], off + int64(whole), nil
 }
 
 // append writes one encoded frame with a single write call, so a crash
@@ -72,6 +136,8 @@ func (r *ring) rotate() error {
 		return fmt.Errorf("rotating session log: %w", err)
 	}
 	r.f.Close()
+	r.oldBase, r.hasOld = r.curBase, true
+	r.curBase += r.size
 	r.f, r.size = f, 0
 	return nil
 }

@@ -47,17 +47,12 @@ type supervisor struct {
 	p   *proc
 
 	mu     sync.Mutex // guards everything below, and log writes
+	grew   *sync.Cond // on mu: broadcast when the log grows or the exit is recorded
 	meta   meta
 	log    *ring
-	subs   map[*subscriber]struct{}
 	exit   *proto.ExitStatus
 	done   chan struct{} // closed once exit is recorded
 	handle sync.WaitGroup
-}
-
-type subscriber struct {
-	ch   chan []byte // encoded frames; closed when the subscriber is dropped or the session ends
-	slow bool        // dropped for not keeping up (it gets no exit frame)
 }
 
 // Supervise runs the session prepared in dir (meta.json and spec.json
@@ -74,7 +69,8 @@ func Supervise(dir string) error {
 		report(readyMsg{Error: err.Error()})
 		return err
 	}
-	s := &supervisor{dir: dir, meta: m, subs: map[*subscriber]struct{}{}, done: make(chan struct{})}
+	s := &supervisor{dir: dir, meta: m, done: make(chan struct{})}
+	s.grew = sync.NewCond(&s.mu)
 	s.meta.SupervisorPID = os.Getpid()
 	s.meta.SupervisorStart, _ = procStart(os.Getpid())
 	if s.log, err = openRing(dir, LogLimit); err != nil {
@@ -117,9 +113,16 @@ func Supervise(dir string) error {
 		s.finish(<-exited)
 	}
 	ln.Close()
-	waitTimeout(&s.handle, 5*time.Second)
+	// Attachers follow the log at their own pace: give a slow one time to
+	// read the rest and the exit status before the supervisor goes (later
+	// attaches of the ended session are served from the log by the agent).
+	waitTimeout(&s.handle, attachDrainTimeout)
 	return nil
 }
+
+// attachDrainTimeout bounds how long an ended session's supervisor waits
+// for its attachers to read the end of the output.
+const attachDrainTimeout = 2 * time.Minute
 
 func loadSpec(dir string) (spec, meta, error) {
 	var sp spec
@@ -148,8 +151,8 @@ func (s *supervisor) failStart(report func(readyMsg), err error) error {
 	return err
 }
 
-// output records a chunk and fans it out. A subscriber that cannot keep
-// up is dropped rather than stalling the process.
+// output records a chunk in the log and wakes the attachers, which follow
+// the log at their own pace (see ring).
 func (s *supervisor) output(t proto.FrameType, b []byte) {
 	frame := proto.AppendFrame(nil, t, b)
 	s.mu.Lock()
@@ -157,21 +160,7 @@ func (s *supervisor) output(t proto.FrameType, b []byte) {
 	if err := s.log.append(frame); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
-	for sub := range s.subs {
-		select {
-		case sub.ch <- frame:
-		default:
-			sub.slow = true
-			s.dropLocked(sub)
-		}
-	}
-}
-
-func (s *supervisor) dropLocked(sub *subscriber) {
-	if _, ok := s.subs[sub]; ok {
-		delete(s.subs, sub)
-		close(sub.ch)
-	}
+	s.grew.Broadcast()
 }
 
 // finish records the exit, sends it to every attacher and returns the info.
@@ -191,9 +180,7 @@ func (s *supervisor) finish(st proto.ExitStatus) proto.SessionInfo {
 	}
 	s.exit = &st
 	close(s.done)
-	for sub := range s.subs {
-		s.dropLocked(sub) // its writer sends the exit frame after the queued output
-	}
+	s.grew.Broadcast() // attachers send the exit frame once they have read the log
 	return s.meta.SessionInfo
 }
 
@@ -255,25 +242,12 @@ func (s *supervisor) stop(timeout time.Duration) error {
 	return nil
 }
 
-// attach replays the log, then streams live frames to c while applying
-// c's input frames to the process. The replay and the subscription are
-// taken under one lock, so no chunk is lost or repeated between them.
+// attach replays the log from its oldest byte, then follows it, while
+// applying c's input frames to the process; after the last output of an
+// ended process it sends the exit frame. Every attacher reads the log
+// files at its own pace, so none is dropped and none slows the process.
 func (s *supervisor) attach(c net.Conn, r *bufio.Reader) {
-	s.mu.Lock()
-	replay, err := readLog(s.dir)
-	if err != nil {
-		s.mu.Unlock()
-		return
-	}
-	if s.exit != nil {
-		st := *s.exit
-		s.mu.Unlock()
-		c.Write(proto.AppendFrame(replay, proto.FrameExit, proto.ExitPayload(st)))
-		return
-	}
-	sub := &subscriber{ch: make(chan []byte, 256)}
-	s.subs[sub] = struct{}{}
-	s.mu.Unlock()
+	gone := make(chan struct{}) // closed when the attacher's input ends
 	go func() {
 		for {
 			f, err := proto.ReadFrame(r)
@@ -283,30 +257,43 @@ func (s *supervisor) attach(c net.Conn, r *bufio.Reader) {
 			s.p.input(f) // input to an exited process fails harmlessly
 		}
 		s.mu.Lock()
-		s.dropLocked(sub)
+		close(gone)
+		s.grew.Broadcast()
 		s.mu.Unlock()
 	}()
-	if _, err := c.Write(replay); err != nil {
-		s.mu.Lock()
-		s.dropLocked(sub)
-		s.mu.Unlock()
-		return
-	}
-	for frame := range sub.ch {
-		if _, err := c.Write(frame); err != nil {
-			s.mu.Lock()
-			s.dropLocked(sub)
-			s.mu.Unlock()
-			for range sub.ch {
-			}
-			return
+	closed := func() bool {
+		select {
+		case <-gone:
+			return true
+		default:
+			return false
 		}
 	}
 	s.mu.Lock()
-	exit, slow := s.exit, sub.slow
+	off := s.log.start()
 	s.mu.Unlock()
-	if exit != nil && !slow {
-		proto.WriteFrame(c, proto.FrameExit, proto.ExitPayload(*exit))
+	for {
+		s.mu.Lock()
+		for off >= s.log.end() && s.exit == nil && !closed() {
+			s.grew.Wait()
+		}
+		data, next, err := s.log.readFrom(off, 256<<10)
+		exit := s.exit
+		s.mu.Unlock()
+		if err != nil || closed() {
+			return
+		}
+		if len(data) > 0 {
+			if _, err := c.Write(data); err != nil {
+				return
+			}
+			off = next
+			continue
+		}
+		if exit != nil {
+			proto.WriteFrame(c, proto.FrameExit, proto.ExitPayload(*exit))
+			return
+		}
 	}
 }
 

@@ -274,3 +274,53 @@ func TestSessionLostSupervisor(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// stalledWriter blocks its first write for a while, like a client whose
+// terminal is suspended, then takes everything at full speed.
+type stalledWriter struct {
+	mu    sync.Mutex
+	stall time.Duration
+	n     int
+}
+
+func (w *stalledWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stall > 0 {
+		time.Sleep(w.stall)
+		w.stall = 0
+	}
+	w.n += len(b)
+	return len(b), nil
+}
+
+// An attacher that stops reading while the process writes more than every
+// buffer in between (yamux window, sockets) holds still gets every byte
+// (within the scrollback) and the exit status: it follows the log at its
+// own pace instead of being dropped from an in-memory queue.
+func TestStalledAttacherGetsEverything(t *testing.T) {
+	c, _ := newAgent(t)
+	const lines = 200000 // about 2.3 MB in 200000 small writes
+	script := fmt.Sprintf(`sleep 0.3; i=0; while [ $i -lt %d ]; do echo line$i; i=$((i+1)); done`, lines)
+	size := 0
+	for i := 0; i < lines; i++ {
+		size += len(fmt.Sprintf("line%d\n", i))
+	}
+	info, err := c.StartSession(ctxT(t), proto.ExecRequest{Argv: []string{"sh", "-c", script}}, proto.StartRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &stalledWriter{stall: 6 * time.Second}
+	p, _, err := c.Attach(ctxT(t), info.ID, w, &syncBuffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	st, err := p.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Code != 0 || w.n != size {
+		t.Fatalf("stalled attacher got %d of %d bytes, exit %+v", w.n, size, st)
+	}
+}
