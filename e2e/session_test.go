@@ -185,8 +185,13 @@ func TestSessions(t *testing.T) {
 	})
 
 	t.Run("agent restart keeps sessions", func(t *testing.T) {
-		e.run("vm", "exec", "se", "--", "systemctl", "restart", "--no-block", "banger-agent")
-		time.Sleep(2 * time.Second)
+		// Restart the agent a second after this exec has returned: an exec
+		// that restarts its own agent may lose its exit status.
+		if _, err := e.try("vm", "exec", "se", "--", "systemd-run", "--on-active=1", "--unit=restart-agent-test",
+			"systemctl", "restart", "banger-agent"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(4 * time.Second)
 		l := e.sessions(t, "se")
 		if l["rd"].State != "running" || l["chatty"].State != "running" {
 			t.Fatalf("after agent restart: %+v", l)
