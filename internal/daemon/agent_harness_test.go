@@ -99,9 +99,6 @@ func newAgentEnv(t *testing.T) *agentEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := daemon.GuestStateDir
-	daemon.GuestStateDir = stateDir
-	t.Cleanup(func() { daemon.GuestStateDir = old })
 
 	sctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup

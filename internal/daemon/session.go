@@ -39,11 +39,6 @@ type SessionStore interface {
 
 var _ SessionStore = (*store.Store)(nil)
 
-// GuestStateDir is the agent's --state-dir in the images banger builds;
-// session logs are read from <GuestStateDir>/sessions/<id>/. Tests that
-// run the agent in-process point it at their own directory.
-var GuestStateDir = "/var/lib/banger-agent"
-
 // agentTimeout bounds a refresh from one VM's agent in listings, so one
 // unresponsive guest does not hang `ls`.
 const agentTimeout = 5 * time.Second

@@ -3,10 +3,8 @@ package daemon
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net/http"
-	"path"
 	"strconv"
 
 	"banger/internal/agent/host"
@@ -44,24 +42,9 @@ func (d *Daemon) sessionLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _, err := d.withSession(r, func(_ context.Context, ag *host.Client, v *store.VM, id string) (any, error) {
-		info, err := ag.GetSession(r.Context(), id)
-		if err != nil {
-			return nil, agentError(err, "getting session "+id+" of VM "+v.Name)
-		}
 		var log bytes.Buffer
-		dir := path.Join(GuestStateDir, "sessions", info.ID)
-		for _, name := range []string{"output.log.1", "output.log"} {
-			var buf bytes.Buffer
-			if _, err := ag.GetFile(r.Context(), path.Join(dir, name), &buf); err != nil {
-				if errors.Is(err, proto.ErrNotFound) {
-					continue
-				}
-				return nil, agentError(err, "reading the log of session "+id+" of VM "+v.Name)
-			}
-			copyFrames(&log, &buf)
-		}
-		if ended(info.State) {
-			log.Write(proto.AppendFrame(nil, proto.FrameExit, proto.ExitPayload(exitOf(info))))
+		if _, err := ag.Logs(r.Context(), id, &log); err != nil {
+			return nil, agentError(err, "reading the log of session "+id+" of VM "+v.Name)
 		}
 		w.Header().Set("Content-Type", FramesContentType)
 		w.WriteHeader(http.StatusOK)

@@ -167,6 +167,8 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 		err = s.sessionList(st)
 	case proto.OpSessionGet:
 		err = s.sessionGet(st, req)
+	case proto.OpSessionLogs:
+		err = s.sessionLogs(ctx, st, req)
 	case proto.OpSessionAttach:
 		err = s.sessionAttach(ctx, st, req)
 	case proto.OpSessionSignal:

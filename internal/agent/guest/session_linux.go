@@ -272,6 +272,32 @@ func (s *Server) sessionAttach(ctx context.Context, st *stream, req proto.Reques
 	return err
 }
 
+// sessionLogs sends the scrollback as it is now (stdout/stderr frames) and,
+// for an ended session, its exit frame; then it ends the stream. Unlike
+// attach it never follows and never touches the process.
+func (s *Server) sessionLogs(_ context.Context, st *stream, req proto.Request) error {
+	m, err := s.find(req.ID)
+	if err != nil {
+		return st.fail(err)
+	}
+	log, err := readLog(s.dir(m))
+	if err != nil {
+		return st.fail(err)
+	}
+	if err := st.respond(proto.Response{OK: true, Session: &m.SessionInfo}); err != nil {
+		return err
+	}
+	if m.State != proto.StateRunning {
+		exit := proto.ExitStatus{Code: -1, Error: "the session has no recorded exit"}
+		if m.Exit != nil {
+			exit = *m.Exit
+		}
+		log = proto.AppendFrame(log, proto.FrameExit, proto.ExitPayload(exit))
+	}
+	_, err = st.c.Write(log)
+	return err
+}
+
 func (s *Server) sessionSignal(ctx context.Context, st *stream, req proto.Request) error {
 	m, err := s.find(req.ID)
 	if err != nil {

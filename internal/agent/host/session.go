@@ -56,6 +56,25 @@ func (c *Client) Attach(ctx context.Context, id string, stdout, stderr io.Writer
 	return startProcess(cl, stdout, stderr), info, nil
 }
 
+// Logs copies the session's scrollback as it is now to frames, as encoded
+// stdout/stderr frames followed, for an ended session, by its exit frame.
+// It never follows the output.
+func (c *Client) Logs(ctx context.Context, id string, frames io.Writer) (proto.SessionInfo, error) {
+	cl, resp, err := c.open(ctx, proto.Request{Op: proto.OpSessionLogs, ID: id})
+	if err != nil {
+		return proto.SessionInfo{}, err
+	}
+	defer cl.close()
+	var info proto.SessionInfo
+	if resp.Session != nil {
+		info = *resp.Session
+	}
+	if _, err := io.Copy(frames, cl.r); err != nil {
+		return info, ctxErr(ctx, fmt.Errorf("reading session log: %w", err))
+	}
+	return info, nil
+}
+
 // Signal sends a signal to the session's process group, or with Stop
 // sends SIGTERM then SIGKILL after the timeout and returns once it ended.
 // A session that already ended gives proto.ErrConflict.

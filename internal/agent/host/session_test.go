@@ -1,6 +1,7 @@
 package host_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -322,5 +323,40 @@ func TestStalledAttacherGetsEverything(t *testing.T) {
 	}
 	if st.Code != 0 || w.n != size {
 		t.Fatalf("stalled attacher got %d of %d bytes, exit %+v", w.n, size, st)
+	}
+}
+
+// Logs returns the scrollback as it is now, streams apart, without
+// following a running session; for an ended one it ends with the exit.
+func TestSessionLogs(t *testing.T) {
+	c, _ := newAgent(t)
+	s := start(t, c, "echo out1; echo err1 >&2; sleep 600")
+	waitLog(t, c, s.ID, "out1")
+	var frames bytes.Buffer
+	info, err := c.Logs(ctxT(t), s.ID, &frames)
+	if err != nil || info.State != proto.StateRunning {
+		t.Fatalf("logs of a running session: %+v %v", info, err)
+	}
+	var out, errb strings.Builder
+	var exit bool
+	for {
+		f, err := proto.ReadFrame(&frames)
+		if err != nil {
+			break
+		}
+		switch f.Type {
+		case proto.FrameStdout:
+			out.Write(f.Payload)
+		case proto.FrameStderr:
+			errb.Write(f.Payload)
+		case proto.FrameExit:
+			exit = true
+		}
+	}
+	if out.String() != "out1\n" || errb.String() != "err1\n" || exit {
+		t.Fatalf("logs: stdout %q stderr %q exit %v", out.String(), errb.String(), exit)
+	}
+	if _, err := c.Logs(ctxT(t), "nope", &frames); !errors.Is(err, proto.ErrNotFound) {
+		t.Fatalf("logs of an unknown session: %v", err)
 	}
 }

@@ -36,11 +36,12 @@ const (
 	OpSessionAttach = "session.attach"
 	OpSessionSignal = "session.signal"
 	OpSessionRemove = "session.rm"
+	OpSessionLogs   = "session.logs"
 )
 
 // Ops lists every operation this version serves, as reported by ping.
 var Ops = []string{OpPing, OpExec, OpFilePut, OpFileGet, OpSessionStart,
-	OpSessionList, OpSessionGet, OpSessionAttach, OpSessionSignal, OpSessionRemove}
+	OpSessionList, OpSessionGet, OpSessionLogs, OpSessionAttach, OpSessionSignal, OpSessionRemove}
 
 // Request is the first line of every stream, written by the host.
 // Only the fields of the named operation are read.
