@@ -69,6 +69,10 @@ func (r *ring) start() int64 {
 
 func (r *ring) end() int64 { return r.curBase + r.size }
 
+// wouldRotate reports whether appending n bytes rotates the log first,
+// discarding output.log.1.
+func (r *ring) wouldRotate(n int) bool { return r.size > 0 && r.size+int64(n) > r.half }
+
 // readFrom returns whole frames from logical offset off (at most about max
 // bytes, but always at least one whole frame when one is there) and the
 // offset after them. An offset older than the scrollback starts at the
@@ -113,7 +117,7 @@ func (r *ring) readFrom(off int64, max int) ([]byte, int64, error) {
 // append writes one encoded frame with a single write call, so a crash
 // leaves at most one partial frame at the end, which readers ignore.
 func (r *ring) append(frame []byte) error {
-	if r.size > 0 && r.size+int64(len(frame)) > r.half {
+	if r.wouldRotate(len(frame)) {
 		if err := r.rotate(); err != nil {
 			return err
 		}

@@ -46,13 +46,15 @@ type supervisor struct {
 	dir string
 	p   *proc
 
-	mu     sync.Mutex // guards everything below, and log writes
-	grew   *sync.Cond // on mu: broadcast when the log grows or the exit is recorded
-	meta   meta
-	log    *ring
-	exit   *proto.ExitStatus
-	done   chan struct{} // closed once exit is recorded
-	handle sync.WaitGroup
+	mu   sync.Mutex // guards everything below, and log writes
+	grew *sync.Cond // on mu: broadcast when the log grows, a follower reads, or the exit is recorded
+	// followers are the attachers' read positions in the log.
+	followers map[*follower]struct{}
+	meta      meta
+	log       *ring
+	exit      *proto.ExitStatus
+	done      chan struct{} // closed once exit is recorded
+	handle    sync.WaitGroup
 }
 
 // Supervise runs the session prepared in dir (meta.json and spec.json
@@ -71,6 +73,7 @@ func Supervise(dir string) error {
 	}
 	s := &supervisor{dir: dir, meta: m, done: make(chan struct{})}
 	s.grew = sync.NewCond(&s.mu)
+	s.followers = map[*follower]struct{}{}
 	s.meta.SupervisorPID = os.Getpid()
 	s.meta.SupervisorStart, _ = procStart(os.Getpid())
 	if s.log, err = openRing(dir, LogLimit); err != nil {
@@ -151,16 +154,66 @@ func (s *supervisor) failStart(report func(readyMsg), err error) error {
 	return err
 }
 
+// follower is one attacher's position in the log.
+type follower struct {
+	off   int64
+	lossy bool // it was left behind once; nobody waits for it again until it catches up
+}
+
+// followerWait bounds how long the process's output waits for an attacher
+// that would otherwise lose unread output to a log rotation.
+const followerWait = 10 * time.Second
+
 // output records a chunk in the log and wakes the attachers, which follow
-// the log at their own pace (see ring).
+// the log at their own pace (see ring). Before a rotation would discard
+// output an attacher has not read yet, it waits (up to followerWait) for
+// that attacher: a reader that keeps reading (bulk output over a slow
+// channel) gets backpressure instead of gaps, while one that stalls (a
+// suspended terminal) stalls the process once, for followerWait, and then
+// skips ahead.
 func (s *supervisor) output(t proto.FrameType, b []byte) {
 	frame := proto.AppendFrame(nil, t, b)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.log.wouldRotate(len(frame)) {
+		s.waitFollowers(s.log.curBase)
+	}
 	if err := s.log.append(frame); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
 	s.grew.Broadcast()
+}
+
+// waitFollowers waits until every attacher that is not lossy has read up
+// to base, or followerWait passes; those still behind become lossy.
+// Called with s.mu held.
+func (s *supervisor) waitFollowers(base int64) {
+	behind := func() bool {
+		for f := range s.followers {
+			if !f.lossy && f.off < base {
+				return true
+			}
+		}
+		return false
+	}
+	if behind() {
+		expired := false
+		timer := time.AfterFunc(followerWait, func() {
+			s.mu.Lock()
+			expired = true
+			s.grew.Broadcast()
+			s.mu.Unlock()
+		})
+		for behind() && !expired {
+			s.grew.Wait()
+		}
+		timer.Stop()
+	}
+	for f := range s.followers {
+		if f.off < base {
+			f.lossy = true
+		}
+	}
 }
 
 // finish records the exit, sends it to every attacher and returns the info.
@@ -270,8 +323,16 @@ func (s *supervisor) attach(c net.Conn, r *bufio.Reader) {
 		}
 	}
 	s.mu.Lock()
-	off := s.log.start()
+	fl := &follower{off: s.log.start()}
+	s.followers[fl] = struct{}{}
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.followers, fl)
+		s.grew.Broadcast() // output may be waiting for this follower
+		s.mu.Unlock()
+	}()
+	off := fl.off
 	for {
 		s.mu.Lock()
 		for off >= s.log.end() && s.exit == nil && !closed() {
@@ -288,6 +349,13 @@ func (s *supervisor) attach(c net.Conn, r *bufio.Reader) {
 				return
 			}
 			off = next
+			s.mu.Lock()
+			fl.off = off
+			if off >= s.log.end() {
+				fl.lossy = false // caught up: worth waiting for again
+			}
+			s.grew.Broadcast()
+			s.mu.Unlock()
 			continue
 		}
 		if exit != nil {

@@ -360,3 +360,37 @@ func TestSessionLogs(t *testing.T) {
 		t.Fatalf("logs of an unknown session: %v", err)
 	}
 }
+
+// Bulk output far beyond the scrollback bound reaches an attacher that
+// keeps reading, even one that paused for a moment: before a rotation
+// would discard output it has not read, the process waits for it.
+func TestAttacherGetsBackpressureNotGaps(t *testing.T) {
+	c, _ := newAgent(t)
+	const size = 24 << 20 // three times guest.LogLimit
+	info, err := c.StartSession(ctxT(t), proto.ExecRequest{Argv: []string{"sh", "-c", fmt.Sprintf("read x; head -c %d /dev/zero; sleep 600", size)}}, proto.StartRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &stalledWriter{stall: 2 * time.Second}
+	p, _, err := c.Attach(ctxT(t), info.ID, w, &syncBuffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Write([]byte("go\n")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		w.mu.Lock()
+		n := w.n
+		w.mu.Unlock()
+		if n == size {
+			return
+		}
+		if n > size || time.Now().After(deadline) {
+			t.Fatalf("attacher got %d of %d bytes", n, size)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
