@@ -39,3 +39,31 @@ type countWriter int64
 func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
 
 var _ io.Writer = (*countWriter)(nil)
+
+// BenchmarkAttachStdoutThroughput: the same bulk output as
+// BenchmarkExecStdoutThroughput, through a session's supervisor and log.
+func BenchmarkAttachStdoutThroughput(b *testing.B) {
+	c, _ := serve(b, newServer(b, b.TempDir()))
+	ctx := ctxT(b)
+	const size = 64 << 20
+	b.SetBytes(size)
+	for range b.N {
+		b.StopTimer() // starting waits out the launch window
+		info, err := c.StartSession(ctx, proto.ExecRequest{Argv: []string{"sh", "-c", fmt.Sprintf("read x; head -c %d /dev/zero", size)}}, proto.StartRequest{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var n countWriter
+		p, _, err := c.Attach(ctx, info.ID, &n, io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		p.Write([]byte("x\n"))
+		st, err := p.Wait()
+		if err != nil || st.Code != 0 || n != size {
+			b.Fatalf("%+v %v, %d bytes", st, err, n)
+		}
+		p.Close()
+	}
+}
