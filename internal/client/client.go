@@ -37,23 +37,33 @@ func New(socketPath string) *Client {
 	}
 }
 
-// do sends method path with in (if non-nil) as JSON and decodes the
-// answer into out (if non-nil).
-func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+// newRequest builds a request for path under the API version, with in (if
+// non-nil) as its JSON body.
+func newRequest(ctx context.Context, method, path string, in any) (*http.Request, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("encoding request: %w", err)
+			return nil, fmt.Errorf("encoding request: %w", err)
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://banger/"+api.Version+path, body)
 	if err != nil {
-		return fmt.Errorf("building request: %w", err)
+		return nil, fmt.Errorf("building request: %w", err)
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// do sends method path with in (if non-nil) as JSON and decodes the
+// answer into out (if non-nil).
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	req, err := newRequest(ctx, method, path, in)
+	if err != nil {
+		return err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -2,7 +2,6 @@ package client
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -85,17 +84,9 @@ func (c *Client) BootstrapImage(ctx context.Context, req api.BootstrapImageReque
 // stream sends a request and returns the response for the caller to read;
 // non-2xx answers become *api.Error.
 func (c *Client) stream(ctx context.Context, method, path string, in any) (*http.Response, error) {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, fmt.Errorf("encoding request: %w", err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://banger/"+api.Version+path, body)
+	req, err := newRequest(ctx, method, path, in)
 	if err != nil {
-		return nil, fmt.Errorf("building request: %w", err)
+		return nil, err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -2,9 +2,7 @@ package client
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,20 +33,9 @@ type Stream struct {
 // A non-101 answer is returned as its *api.Error. ctx bounds the whole
 // stream: cancelling it closes the connection.
 func (c *Client) openStream(ctx context.Context, method, path string, in any) (*Stream, error) {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, fmt.Errorf("encoding request: %w", err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://banger/"+api.Version+path, body)
+	req, err := newRequest(ctx, method, path, in)
 	if err != nil {
-		return nil, fmt.Errorf("building request: %w", err)
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+		return nil, err
 	}
 	req.Header.Set("Connection", "Upgrade")
 	req.Header.Set("Upgrade", api.StreamProtocol)
