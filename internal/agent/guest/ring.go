@@ -73,11 +73,21 @@ func (r *ring) end() int64 { return r.curBase + r.size }
 // discarding output.log.1.
 func (r *ring) wouldRotate(n int) bool { return r.size > 0 && r.size+int64(n) > r.half }
 
-// readFrom returns whole frames from logical offset off (at most about max
-// bytes, but always at least one whole frame when one is there) and the
-// offset after them. An offset older than the scrollback starts at the
-// oldest byte kept.
-func (r *ring) readFrom(off int64, max int) ([]byte, int64, error) {
+// segment is a run of whole frames in one log file, from an open
+// descriptor that stays valid across rotations.
+type segment struct {
+	f    *os.File
+	off  int64 // in the file
+	n    int64
+	next int64 // logical offset after the run
+}
+
+// segmentFrom returns the whole frames from logical offset off to the end
+// of the file holding them (appends are whole frames, so file ends are
+// frame boundaries), as an open file the caller must close. n is 0 when
+// there is nothing past off. An offset older than the scrollback starts
+// at the oldest byte kept.
+func (r *ring) segmentFrom(off int64) (segment, error) {
 	if off < r.start() {
 		off = r.start()
 	}
@@ -86,32 +96,13 @@ func (r *ring) readFrom(off int64, max int) ([]byte, int64, error) {
 		name, base, limit = logOldName, r.oldBase, r.curBase
 	}
 	if off >= limit {
-		return nil, off, nil
+		return segment{next: off}, nil
 	}
 	f, err := os.Open(filepath.Join(r.dir, name))
 	if err != nil {
-		return nil, off, fmt.Errorf("reading session log: %w", err)
+		return segment{next: off}, fmt.Errorf("reading session log: %w", err)
 	}
-	defer f.Close()
-	n := limit - off
-	if n > int64(max) {
-		n = int64(max)
-	}
-	buf := make([]byte, n)
-	got, err := f.ReadAt(buf, off-base)
-	buf = buf[:got]
-	if err != nil && got == 0 {
-		return nil, off, fmt.Errorf("reading session log: %w", err)
-	}
-	whole := completeFrames(buf)
-	if whole == 0 && len(buf) >= proto.FrameHeaderLen {
-		// One frame larger than max: read exactly that frame.
-		need := proto.FrameHeaderLen + int(binary.BigEndian.Uint32(buf[1:]))
-		buf = make([]byte, need)
-		got, _ := f.ReadAt(buf, off-base)
-		whole = completeFrames(buf[:got])
-	}
-	return buf[:whole], off + int64(whole), nil
+	return segment{f: f, off: off - base, n: limit - off, next: limit}, nil
 }
 
 // append writes one encoded frame with a single write call, so a crash

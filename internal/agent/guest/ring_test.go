@@ -2,6 +2,7 @@ package guest
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -48,9 +49,9 @@ func TestRingStaysBounded(t *testing.T) {
 	}
 }
 
-// readFrom follows the log by logical offset across rotations; an offset
-// older than the scrollback resumes at the oldest frame kept.
-func TestRingReadFromAcrossRotation(t *testing.T) {
+// segmentFrom follows the log by logical offset across rotations; an
+// offset older than the scrollback resumes at the oldest frame kept.
+func TestRingSegmentsAcrossRotation(t *testing.T) {
 	dir := t.TempDir()
 	r, err := openRing(dir, 64) // rotate every 32 bytes: 3 frames of 10
 	if err != nil {
@@ -68,22 +69,36 @@ func TestRingReadFromAcrossRotation(t *testing.T) {
 	if r.end() != int64(len(all)) {
 		t.Fatalf("end %d, want %d", r.end(), len(all))
 	}
-	// From the start of what is kept, reading in small steps yields
+	read := func(seg segment) []byte {
+		defer seg.f.Close()
+		b, err := io.ReadAll(io.NewSectionReader(seg.f, seg.off, seg.n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// From the start of what is kept, segment by segment, the frames are
 	// exactly the tail of everything written.
 	var got []byte
 	for off := r.start(); off < r.end(); {
-		b, next, err := r.readFrom(off, 7) // smaller than one frame
-		if err != nil || next <= off {
-			t.Fatalf("readFrom(%d) = %d bytes, next %d, %v", off, len(b), next, err)
+		seg, err := r.segmentFrom(off)
+		if err != nil || seg.n == 0 || seg.next <= off {
+			t.Fatalf("segmentFrom(%d) = %+v, %v", off, seg, err)
 		}
-		got, off = append(got, b...), next
+		got, off = append(got, read(seg)...), seg.next
 	}
 	if want := all[r.start():]; string(got) != string(want) {
 		t.Fatalf("followed %q, want %q", got, want)
 	}
+	if seg, err := r.segmentFrom(r.end()); err != nil || seg.n != 0 || seg.f != nil {
+		t.Fatalf("segment past the end: %+v %v", seg, err)
+	}
 	// Offset 0 fell out of the scrollback: resume at the oldest frame.
-	b, _, err := r.readFrom(0, 1<<10)
-	if err != nil || len(b) == 0 || string(b[:len(frame(0))]) != string(all[r.start():r.start()+int64(len(frame(0)))]) {
-		t.Fatalf("readFrom(0) = %q, %v", b, err)
+	seg, err := r.segmentFrom(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := read(seg); string(b) != string(all[r.start():r.start()+int64(len(b))]) || len(b) == 0 {
+		t.Fatalf("segmentFrom(0) = %q", b)
 	}
 }

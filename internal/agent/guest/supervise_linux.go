@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -338,17 +340,22 @@ func (s *supervisor) attach(c net.Conn, r *bufio.Reader) {
 		for off >= s.log.end() && s.exit == nil && !closed() {
 			s.grew.Wait()
 		}
-		data, next, err := s.log.readFrom(off, 256<<10)
+		seg, err := s.log.segmentFrom(off)
 		exit := s.exit
 		s.mu.Unlock()
 		if err != nil || closed() {
+			if seg.f != nil {
+				seg.f.Close()
+			}
 			return
 		}
-		if len(data) > 0 {
-			if _, err := c.Write(data); err != nil {
+		if seg.n > 0 {
+			err := sendFile(c, seg)
+			seg.f.Close()
+			if err != nil {
 				return
 			}
-			off = next
+			off = seg.next
 			s.mu.Lock()
 			fl.off = off
 			if off >= s.log.end() {
@@ -372,4 +379,53 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
 	case <-ch:
 	case <-time.After(d):
 	}
+}
+
+// sendFile copies seg to c inside the kernel (sendfile(2)): bulk output
+// reaches the agent without passing through this process's memory, which
+// matters under software emulation. It falls back to a plain copy where
+// sendfile is refused.
+func sendFile(c net.Conn, seg segment) error {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return copySegment(c, seg)
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return copySegment(c, seg)
+	}
+	in := int(seg.f.Fd())
+	off, left := seg.off, seg.n
+	var serr error
+	werr := rc.Write(func(fd uintptr) bool {
+		for left > 0 {
+			n, err := unix.Sendfile(int(fd), in, &off, int(min(left, 1<<30)))
+			if n > 0 {
+				left -= int64(n)
+			}
+			switch {
+			case err == unix.EAGAIN:
+				return false // wait until the socket is writable
+			case err == unix.EINTR:
+				continue
+			case err != nil:
+				serr = err
+				return true
+			case n == 0:
+				serr = io.ErrUnexpectedEOF
+				return true
+			}
+		}
+		return true
+	})
+	if errors.Is(serr, unix.EINVAL) || errors.Is(serr, unix.ENOSYS) {
+		seg.off, seg.n = off, left
+		return copySegment(c, seg)
+	}
+	return errors.Join(werr, serr)
+}
+
+func copySegment(c net.Conn, seg segment) error {
+	_, err := io.Copy(c, io.NewSectionReader(seg.f, seg.off, seg.n))
+	return err
 }
