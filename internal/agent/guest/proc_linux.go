@@ -168,6 +168,12 @@ func startProc(spec procSpec) (*proc, error) {
 			closeAll()
 			return nil, fmt.Errorf("creating pipe: %w", err)
 		}
+		// Bigger pipes mean fewer, larger reads of bulk output, each a
+		// syscall and a frame. Best effort: 64 KiB pipes work too.
+		// (SyscallConn, not Fd: Fd would put the pipe in blocking mode.)
+		if rc, err := r.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { unix.FcntlInt(fd, unix.F_SETPIPE_SZ, pipeSize) })
+		}
 		parent, child = append(parent, r, w), append(child, w, r)
 	}
 	// parent: [stdinR stdinW outR outW errR errW]; keep stdinW, outR, errR.
@@ -185,6 +191,10 @@ func startProc(spec procSpec) (*proc, error) {
 	return p, nil
 }
 
+// pipeSize is the capacity asked for the process's pipes and the size of
+// the reads that drain them.
+const pipeSize = 1 << 20
+
 // pump reads every output until EOF (or until closed by wait) and hands
 // each chunk to emit, which must not keep the slice. done closes when all
 // outputs are drained.
@@ -194,7 +204,7 @@ func (p *proc) pump(emit func(proto.FrameType, []byte)) (done <-chan struct{}) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 32<<10)
+			buf := make([]byte, pipeSize)
 			for {
 				n, err := o.f.Read(buf)
 				if n > 0 {
