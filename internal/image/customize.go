@@ -92,7 +92,9 @@ if [ -n "$dns0$dns1" ]; then
 		[ -z "$dns1" ] || echo "nameserver $dns1"
 	} > /etc/resolv.conf
 elif [ -r /proc/net/pnp ]; then
-	grep '^nameserver' /proc/net/pnp > /etc/resolv.conf || true
+	# Only replace resolv.conf with something: an empty pnp must not wipe it.
+	ns=$(grep '^nameserver' /proc/net/pnp || true)
+	[ -z "$ns" ] || echo "$ns" > /etc/resolv.conf
 fi
 
 case "$addr" in "" | dhcp | on | any | off | none) exit 0 ;; esac

@@ -18,7 +18,7 @@ import (
 
 // FormatVersion changes whenever the customisation of the image changes,
 // so images built by an older banger get a different InputHash.
-const FormatVersion = "banger-image-2"
+const FormatVersion = "banger-image-3"
 
 // DefaultSuite is the Debian release bootstrapped when the spec names none.
 const DefaultSuite = "bookworm"
