@@ -234,7 +234,9 @@ func TestSessions(t *testing.T) {
 
 	t.Run("20 sessions", func(t *testing.T) {
 		for i := range 20 {
-			e.run("vm", "session", "start", "se", "--name", fmt.Sprintf("many%d", i), "--", "sh", "-c", fmt.Sprintf("echo ready-%d; sleep 600", i))
+			if _, err := e.try("vm", "session", "start", "se", "--name", fmt.Sprintf("many%d", i), "--", "sh", "-c", fmt.Sprintf("echo ready-%d; sleep 600", i)); err != nil {
+				t.Fatal(err)
+			}
 		}
 		l := e.sessions(t, "se")
 		for i := range 20 {

@@ -119,7 +119,10 @@ func (s *Server) launch(ctx context.Context, dir string, window time.Duration) (
 		return proto.SessionInfo{}, fmt.Errorf("starting session supervisor: %w", err)
 	}
 	go cmd.Wait() // reap it should it exit while this agent lives
-	pr.SetReadDeadline(time.Now().Add(window + 10*time.Second))
+	// The supervisor reports after the launch window. Starting it is a new
+	// Go process, which under software emulation on a busy host can take
+	// many seconds (10 s was seen to be too little in CI).
+	pr.SetReadDeadline(time.Now().Add(window + supervisorStartTimeout))
 	stop := context.AfterFunc(ctx, func() { pr.SetReadDeadline(time.Now()) })
 	defer stop()
 	var msg readyMsg
@@ -233,6 +236,10 @@ func (s *Server) ctl(ctx context.Context, m meta, req ctlRequest) (net.Conn, *bu
 	}
 	return c, bufio.NewReader(c), nil
 }
+
+// supervisorStartTimeout bounds how long a session start waits, beyond the
+// launch window, for its supervisor to report.
+const supervisorStartTimeout = time.Minute
 
 // relayBuf is the chunk size for relaying bulk session output.
 const relayBuf = 256 << 10
