@@ -235,7 +235,8 @@ func TestSessions(t *testing.T) {
 	t.Run("20 sessions", func(t *testing.T) {
 		for i := range 20 {
 			if _, err := e.try("vm", "session", "start", "se", "--name", fmt.Sprintf("many%d", i), "--", "sh", "-c", fmt.Sprintf("echo ready-%d; sleep 600", i)); err != nil {
-				t.Fatal(err)
+				out, _ := e.try("vm", "ssh", "se", "--", "journalctl -b --no-pager -n 60; free -m")
+				t.Fatalf("%v\nguest journal:\n%s", err, out)
 			}
 		}
 		l := e.sessions(t, "se")
