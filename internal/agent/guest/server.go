@@ -80,8 +80,7 @@ func New(cfg Config) (*Server, error) {
 // until the session ends or ctx is done, and closes conn. The preamble
 // must already have been exchanged.
 func (s *Server) ServeSession(ctx context.Context, conn io.ReadWriteCloser) error {
-	cfg := yamux.DefaultConfig()
-	cfg.LogOutput = io.Discard
+	cfg := proto.MuxConfig()
 	sess, err := yamux.Server(conn, cfg)
 	if err != nil {
 		conn.Close()

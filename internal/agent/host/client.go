@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -46,8 +45,7 @@ func Dial(ctx context.Context, dial func(context.Context) (net.Conn, error)) (*C
 		conn.Close()
 		return nil, err
 	}
-	cfg := yamux.DefaultConfig()
-	cfg.LogOutput = io.Discard
+	cfg := proto.MuxConfig()
 	sess, err := yamux.Client(&bufConn{Conn: conn, r: br}, cfg)
 	if err != nil {
 		conn.Close()
