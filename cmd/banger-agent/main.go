@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"banger/internal/agent/guest"
 )
@@ -84,14 +85,35 @@ func run() error {
 	}
 	failed := 0
 	for range n {
-		if err := <-errs; err != nil {
-			log.Error("transport stopped", "err", err) // the other one may still serve
-			failed++
+		select {
+		case err := <-errs:
+			if err != nil {
+				log.Error("transport stopped", "err", err) // the other one may still serve
+				failed++
+			}
+			continue
+		case <-ctx.Done():
 		}
+		// Asked to stop (systemctl stop/restart): a transport blocked in a
+		// read of the serial port may not notice, and systemd would wait 90 s
+		// before killing the agent. Sessions run under their own
+		// supervisors, so nothing is lost by not waiting long.
+		select {
+		case <-waitGroupDone(&wg):
+		case <-time.After(2 * time.Second):
+			log.Warn("transports did not stop within 2 s; exiting anyway")
+		}
+		return nil
 	}
 	wg.Wait()
 	if ctx.Err() != nil || failed == 0 {
 		return nil
 	}
 	return fmt.Errorf("%d of %d transports failed (logged above)", failed, n)
+}
+
+func waitGroupDone(wg *sync.WaitGroup) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	return ch
 }
