@@ -57,6 +57,9 @@ func (s *Server) ServeVsock(ctx context.Context, port uint32) error {
 	}
 }
 
+// resetLine is what the agent writes when it (re)opens the serial port.
+const resetLine = "\nbanger-agent: (re)started\n"
+
 // ServeSerial serves the serial port at path: one stream for the life of
 // the agent, on which the host may start any number of yamux sessions
 // one after the other (see ServeStream).
@@ -67,6 +70,15 @@ func (s *Server) ServeVsock(ctx context.Context, port uint32) error {
 func (s *Server) ServeSerial(ctx context.Context, path string) error {
 	for {
 		f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY, 0)
+		if err == nil {
+			// A host still connected from before this agent started keeps
+			// a yamux session the new agent knows nothing of, and would
+			// wait on it forever. A line that is not a yamux frame ends that
+			// session on the host (invalid version byte), so it re-dials; a
+			// host in its handshake skips the line. The write waits for a
+			// host to be connected.
+			_, err = f.Write([]byte(resetLine))
+		}
 		if err == nil {
 			err = s.ServeStream(ctx, f, false)
 		}
