@@ -21,7 +21,10 @@ import (
 )
 
 const (
-	defaultLaunchWindow = 500 * time.Millisecond
+	// Long enough for a command that fails at once to do so in a guest under
+	// software emulation that is still busy finishing its boot (500 ms was
+	// seen to be too short there).
+	defaultLaunchWindow = 1500 * time.Millisecond
 	defaultStopTimeout  = 10 * time.Second
 	removeStopTimeout   = 5 * time.Second
 )

@@ -92,7 +92,7 @@ type StartRequest struct {
 	// Name is an optional unique handle; ids are always assigned.
 	Name string `json:"name,omitempty"`
 	// LaunchWindowMS is how long the start waits to see whether the
-	// process dies at once (default 500).
+	// process dies at once (default 1500).
 	LaunchWindowMS int `json:"launch_window_ms,omitempty"`
 }
 
