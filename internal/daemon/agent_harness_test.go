@@ -2,16 +2,12 @@ package daemon_test
 
 import (
 	"context"
-	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"banger/internal/agent/guest"
 	"banger/internal/agent/host"
@@ -122,53 +118,4 @@ func newAgentEnv(t *testing.T) *agentEnv {
 	})
 	sock := daemontest.Start(t, daemon.Deps{Store: st, VMs: vms})
 	return &agentEnv{c: client.New(sock), st: st, vm: vm, stateDir: stateDir}
-}
-
-func socketpair(t testing.TB) (net.Conn, net.Conn) {
-	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := func(fd int) net.Conn {
-		f := os.NewFile(uintptr(fd), "socketpair")
-		defer f.Close()
-		c, err := net.FileConn(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	return conn(fds[0]), conn(fds[1])
-}
-
-// killSessions kills every supervisor and session process group recorded
-// under stateDir.
-func killSessions(stateDir string) {
-	metas, _ := filepath.Glob(filepath.Join(stateDir, "sessions", "*", "meta.json"))
-	for _, p := range metas {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		var m struct {
-			PID           int `json:"pid"`
-			SupervisorPID int `json:"supervisor_pid"`
-		}
-		if json.Unmarshal(b, &m) != nil {
-			continue
-		}
-		if m.PID > 0 {
-			syscall.Kill(-m.PID, syscall.SIGKILL)
-		}
-		if m.SupervisorPID > 0 {
-			syscall.Kill(m.SupervisorPID, syscall.SIGKILL)
-		}
-	}
-}
-
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,35 +14,6 @@ import (
 	"banger/internal/api"
 	"banger/internal/client"
 )
-
-// syncBuffer is a bytes.Buffer safe for one writer and polling readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) waitFor(t *testing.T, sub string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(s.String(), sub) {
-		if time.Now().After(deadline) {
-			t.Fatalf("output never held %q: %q", sub, s.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // execRun runs argv through the daemon with stdin and returns the outputs
 // and the exit code.
@@ -126,7 +96,7 @@ func TestExecClientVanishingHangsUp(t *testing.T) {
 	}
 	out := &syncBuffer{}
 	go s.Output(out, out)
-	out.waitFor(t, "\n")
+	out.WaitFor(t, "\n")
 	pid, err := strconv.Atoi(strings.TrimSpace(out.String()))
 	if err != nil {
 		t.Fatalf("reading pid: %v (%q)", err, out.String())

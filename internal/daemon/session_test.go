@@ -67,8 +67,8 @@ func TestSessionLifecycle(t *testing.T) {
 	if _, err := a1.Write([]byte("hello\n")); err != nil {
 		t.Fatal(err)
 	}
-	out1.waitFor(t, "got:hello")
-	out2.waitFor(t, "got:hello")
+	out1.WaitFor(t, "got:hello")
+	out2.WaitFor(t, "got:hello")
 
 	// Detaching leaves the session running.
 	a1.Close()
@@ -81,7 +81,7 @@ func TestSessionLifecycle(t *testing.T) {
 
 	// A late attacher gets the scrollback.
 	_, out3, _, code3 := attach(t, e.c, "work")
-	out3.waitFor(t, "got:hello")
+	out3.WaitFor(t, "got:hello")
 
 	stopped, err := e.c.StopSession(ctxT(t), "dev", "work", 5*time.Second)
 	if err != nil || stopped.State != api.SessionExited || stopped.ExitCode == nil || *stopped.ExitCode != 143 || stopped.Signal != "TERM" {
@@ -137,7 +137,7 @@ func TestSessionLogsStreamsApartAndFollow(t *testing.T) {
 		}
 		done <- err
 	}()
-	fout.waitFor(t, "two")
+	fout.WaitFor(t, "two")
 	a, _, _, _ := attach(t, e.c, "logs")
 	a.Write([]byte("x\n"))
 	if err := <-done; err != nil {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"banger/internal/agent/host"
 	"banger/internal/agent/proto"
@@ -117,12 +116,12 @@ func TestExecResize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out.waitFor(t, "30 100")
+	out.WaitFor(t, "30 100")
 	if err := p.Resize(proto.WinSize{Rows: 40, Cols: 120}); err != nil {
 		t.Fatal(err)
 	}
 	p.Write([]byte("go\n"))
-	out.waitFor(t, "40 120")
+	out.WaitFor(t, "40 120")
 	if st, err := p.Wait(); err != nil || st.Code != 0 {
 		t.Fatalf("%+v %v", st, err)
 	}
@@ -140,7 +139,7 @@ func TestExecSignal(t *testing.T) {
 		st, err = c.Exec(ctxT(t), proto.ExecRequest{Argv: []string{"sh", "-c", `trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done`}},
 			host.ExecIO{Stdout: out, Signal: sigs})
 	}()
-	out.waitFor(t, "ready")
+	out.WaitFor(t, "ready")
 	sigs <- "TERM"
 	<-done
 	if err != nil || st.Code != 42 {
@@ -195,34 +194,5 @@ func TestFilePutGet(t *testing.T) {
 	}
 	if _, err := c.GetFile(ctxT(t), path+".missing", io.Discard); !errors.Is(err, proto.ErrNotFound) {
 		t.Fatalf("missing file: %v", err)
-	}
-}
-
-// syncBuffer collects output written from another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) waitFor(t testing.TB, sub string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(s.String(), sub) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %q in %q", sub, s.String())
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -47,7 +47,7 @@ func TestSessionAttachAndInput(t *testing.T) {
 	if _, err := p.Write([]byte("hello\n")); err != nil {
 		t.Fatal(err)
 	}
-	out.waitFor(t, "got:hello")
+	out.WaitFor(t, "got:hello")
 }
 
 func TestSessionScrollbackKeepsStreams(t *testing.T) {
@@ -55,8 +55,8 @@ func TestSessionScrollbackKeepsStreams(t *testing.T) {
 	s := start(t, c, "echo one; echo two >&2; echo three; sleep 600")
 	waitLog(t, c, s.ID, "three")
 	_, out, errb := attach(t, c, s.ID)
-	out.waitFor(t, "one\nthree\n")
-	errb.waitFor(t, "two\n")
+	out.WaitFor(t, "one\nthree\n")
+	errb.WaitFor(t, "two\n")
 	if strings.Contains(out.String(), "two") || strings.Contains(errb.String(), "one") {
 		t.Fatalf("streams mixed: stdout %q stderr %q", out.String(), errb.String())
 	}
@@ -89,8 +89,8 @@ func TestSessionTwoAttachers(t *testing.T) {
 	a, outA, _ := attach(t, c, s.ID)
 	_, outB, _ := attach(t, c, s.ID)
 	a.Write([]byte("both\n"))
-	outA.waitFor(t, "got:both")
-	outB.waitFor(t, "got:both")
+	outA.WaitFor(t, "got:both")
+	outB.WaitFor(t, "got:both")
 }
 
 func TestSessionStop(t *testing.T) {
@@ -131,7 +131,7 @@ func TestSessionSignal(t *testing.T) {
 	if _, err := c.Signal(ctxT(t), s.ID, proto.SignalRequest{Signal: "USR1"}); err != nil {
 		t.Fatal(err)
 	}
-	out.waitFor(t, "caught")
+	out.WaitFor(t, "caught")
 	if st, err := p.Wait(); err != nil || st.Code != 5 {
 		t.Fatalf("%+v %v", st, err)
 	}
@@ -238,7 +238,7 @@ func TestSessionsSurviveAgentRestart(t *testing.T) {
 	s := start(t, c, "while read x; do echo got:$x; done")
 	p, out, _ := attach(t, c, s.ID)
 	p.Write([]byte("before\n"))
-	out.waitFor(t, "got:before")
+	out.WaitFor(t, "got:before")
 	stop() // the agent goes away; the supervisor and process do not
 
 	c2, _ := serve(t, newServer(t, dir))
@@ -247,9 +247,9 @@ func TestSessionsSurviveAgentRestart(t *testing.T) {
 		t.Fatalf("after restart: %+v %v", got, err)
 	}
 	p2, out2, _ := attach(t, c2, s.ID)
-	out2.waitFor(t, "got:before\n") // scrollback from before the restart
+	out2.WaitFor(t, "got:before\n") // scrollback from before the restart
 	p2.Write([]byte("after\n"))
-	out2.waitFor(t, "got:after\n")
+	out2.WaitFor(t, "got:after\n")
 	p2.CloseStdin()
 	if st, err := p2.Wait(); err != nil || st.Code != 0 {
 		t.Fatalf("exit after stdin closed: %+v %v", st, err)
